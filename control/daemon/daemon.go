@@ -21,6 +21,7 @@ import (
 	"github.com/probox/probox/config"
 	"github.com/probox/probox/control"
 	"github.com/probox/probox/control/event"
+	"github.com/probox/probox/control/hooks"
 	"github.com/probox/probox/kernel"
 )
 
@@ -218,6 +219,12 @@ func (d *Daemon) run() error {
 			return err
 		}
 	}
+
+	hr, err := hooks.New(hooksConfig(cfg), d.bus, d.log.Named("hooks"), d.reg)
+	if err != nil {
+		return fmt.Errorf("hooks: %w", err)
+	}
+	engines = append([]Engine{hookEngine{hr}}, engines...)
 
 	// The engine list is fixed from here on; the status page and metrics read it.
 	for _, e := range engines {

@@ -240,7 +240,7 @@ func startDaemon(t *testing.T) *testDaemon {
 
 func writeConfig(t *testing.T, path, dir, extra string) {
 	t.Helper()
-	doc := fmt.Sprintf("[system]\nruntime_dir = %q\n%s[control]\nsocket = %q\nhttp_listen = \"\"\n", dir, extra, filepath.Join(dir, "control.sock"))
+	doc := fmt.Sprintf("[system]\nruntime_dir = %q\n%s[control]\nsocket = %q\nhttp_listen = \"\"\n[hooks]\ndir = %q\n", dir, extra, filepath.Join(dir, "control.sock"), filepath.Join(dir, "hooks"))
 	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +262,7 @@ func TestDaemonCommandsAndStopOrder(t *testing.T) {
 	if err := td.call(t, "show system", nil, &st); err != nil {
 		t.Fatal(err)
 	}
-	wantEngines := []EngineStatus{{"ppp", "running"}, {"l2tp", "running"}, {"pppoe", "running"}}
+	wantEngines := []EngineStatus{{"hooks", "running"}, {"ppp", "running"}, {"l2tp", "running"}, {"pppoe", "running"}}
 	if diff := cmp.Diff(wantEngines, st.Engines); diff != "" {
 		t.Errorf("engines (-want +got):\n%s", diff)
 	}
@@ -332,6 +332,7 @@ func TestWatchStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	base := td.bus.Subscribers() // the hook runner's subscription
 	got := make(chan event.Event, 10)
 	errc := make(chan error, 1)
 	go func() {
@@ -349,7 +350,7 @@ func TestWatchStream(t *testing.T) {
 	}()
 	// Wait until the watcher is subscribed before publishing.
 	deadline := time.Now().Add(5 * time.Second)
-	for td.bus.Subscribers() == 0 && time.Now().Before(deadline) {
+	for td.bus.Subscribers() == base && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	td.bus.Publish(event.Event{Type: event.TunnelUp, Engine: "l2tp", Tunnel: &event.Tunnel{ID: 1}})
