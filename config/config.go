@@ -34,6 +34,7 @@ type System struct {
 	HostName                string        `toml:"host_name" doc:"Host name sent to L2TP peers; empty means the machine's host name."`
 	RouterID                string        `toml:"router_id" doc:"L2TPv3 router ID (an IPv4 address); empty means derived from the first global IPv4 address."`
 	L2TPListen              []string      `toml:"l2tp_listen" doc:"UDP addresses (host:port) where L2TP peers may open tunnels; empty list: accept none."`
+	L2TPIPListen            []string      `toml:"l2tp_ip_listen" doc:"IP addresses where L2TPv3 peers may open control connections over IP (protocol 115, RFC 3931 §4.1.1); 0.0.0.0 or :: accepts on every address; empty list: accept none."`
 	MaxTunnels              int           `toml:"max_tunnels" doc:"Most tunnels at once; 0 means no limit."`
 	MaxSessions             int           `toml:"max_sessions" doc:"Most sessions (all kinds) at once; 0 means no limit."`
 	DenyRemoteTunnelCreates bool          `toml:"deny_remote_tunnel_creates" doc:"Refuse tunnels that peers open (act only as a client/LAC)."`
@@ -99,6 +100,7 @@ type TunnelProfile struct {
 	RxWindowSize  int           `toml:"rx_window_size" doc:"Receive Window Size we advertise (control messages the peer may have outstanding)."`
 	IdleTimeout   time.Duration `toml:"idle_timeout" doc:"Close a tunnel that has had no session for this long; 0 keeps it open."`
 	MaxSessions   int           `toml:"max_sessions" doc:"Most sessions in one tunnel; 0 means no limit."`
+	TieBreaker    bool          `toml:"tie_breaker" doc:"Send a Tie Breaker AVP in the SCCRQ, so that when both ends open a tunnel to each other at once only one survives (RFC 2661 §4.4.3, RFC 3931 §5.4.3)."`
 	MTU           int           `toml:"mtu" doc:"Path MTU towards the peer, used to bound PPP MRU and pseudowire MTU."`
 	UDPChecksums  bool          `toml:"udp_checksums" doc:"Compute UDP checksums on data packets."`
 }

@@ -23,6 +23,12 @@ func TestDefaultsValidate(t *testing.T) {
 	if got, want := c.Kernel.Dataplane, DataplaneAuto; got != want {
 		t.Errorf("kernel.dataplane = %q, want %q", got, want)
 	}
+	if got := c.System.L2TPIPListen; len(got) != 0 {
+		t.Errorf("system.l2tp_ip_listen = %q, want empty (L2TPv3 over IP is opt-in)", got)
+	}
+	if c.TunnelProfiles["default"].TieBreaker {
+		t.Errorf("default tie_breaker = true, want false")
+	}
 	if got, want := c.Control.HTTPListen, "127.0.0.1:9107"; got != want {
 		t.Errorf("control.http_listen = %q, want %q", got, want)
 	}
@@ -147,6 +153,11 @@ func TestErrors(t *testing.T) {
 				`t.toml:3: pppoe.service.internet.tunnel: is required when route = "lac"`,
 				`t.toml:7: pppoe.route.r.tunnel: no tunnel named "nope"`,
 			},
+		},
+		{
+			name: "bad l2tp_ip_listen",
+			doc:  "[system]\nl2tp_ip_listen = [\"0.0.0.0\", \"192.0.2.1:1701\"]\n",
+			want: []string{`t.toml:2: system.l2tp_ip_listen[1]: must be an IP address such as "0.0.0.0" or "::" (no port: L2TPv3 over IP has none), got "192.0.2.1:1701"`},
 		},
 		{
 			name: "inline table",

@@ -76,6 +76,10 @@ func (c *Config) validateSystem(v validator) {
 		_, err := netip.ParseAddrPort(l)
 		v.check(err == nil, fmt.Sprintf("system.l2tp_listen[%d]", i), `must be an IP address and port such as "0.0.0.0:1701" or "[::]:1701", got %q`, l)
 	}
+	for i, l := range s.L2TPIPListen {
+		_, err := netip.ParseAddr(l)
+		v.check(err == nil, fmt.Sprintf("system.l2tp_ip_listen[%d]", i), `must be an IP address such as "0.0.0.0" or "::" (no port: L2TPv3 over IP has none), got %q`, l)
+	}
 	v.check(s.MaxTunnels >= 0, "system.max_tunnels", "must not be negative, got %d", s.MaxTunnels)
 	v.check(s.MaxSessions >= 0, "system.max_sessions", "must not be negative, got %d", s.MaxSessions)
 	v.minDuration("system.tunnel_establish_timeout", s.TunnelEstablishTimeout, time.Second)
@@ -128,7 +132,8 @@ func (c *Config) validateProfiles(v validator) {
 		}
 		v.check(t.HelloInterval == 0 || t.HelloInterval >= time.Second, path+".hello_interval", "must be 0 (off) or at least 1s, got %s", t.HelloInterval)
 		v.minDuration(path+".retry_timeout", t.RetryTimeout, 100*time.Millisecond)
-		v.check(t.MaxRetryTime >= t.RetryTimeout, path+".max_retry_timeout", "must be at least retry_timeout (%s), got %s", t.RetryTimeout, t.MaxRetryTime)
+		// RFC 2661 Appendix A: the cap of the retransmission timeout is at least 8 seconds.
+		v.check(t.MaxRetryTime >= 8*time.Second && t.MaxRetryTime >= t.RetryTimeout, path+".max_retry_timeout", "must be at least 8s and at least retry_timeout (%s), got %s", t.RetryTimeout, t.MaxRetryTime)
 		v.intRange(path+".max_retries", t.MaxRetries, 1, 100)
 		v.intRange(path+".rx_window_size", t.RxWindowSize, 1, 65535)
 		v.check(t.IdleTimeout >= 0, path+".idle_timeout", "must not be negative")

@@ -197,8 +197,16 @@ type SecretStore interface {
 	Lookup(user string) (secret string, ok bool)
 }
 
+// AddressStore is implemented by a SecretStore that also holds per-user static IPv4
+// addresses, as the local secrets file does (Secrets).
+type AddressStore interface {
+	Address(user string) (netip.Addr, bool)
+}
+
 // LocalBackend is an AuthBackend that checks every request against a SecretStore with
-// VerifyLocal. An unknown user gets the same reject as a wrong password.
+// VerifyLocal. An unknown user gets the same reject as a wrong password. When the store is
+// also an AddressStore, an accepted user's static address is put in the result's
+// IPv4Address.
 type LocalBackend struct {
 	Secrets SecretStore
 }
@@ -217,7 +225,13 @@ func (b LocalBackend) Authenticate(ctx context.Context, req AuthRequest) (AuthRe
 	if !ok {
 		return AuthResult{}, nil
 	}
-	return VerifyLocal(req, secret), nil
+	res := VerifyLocal(req, secret)
+	if as, ok := b.Secrets.(AddressStore); ok && res.Accept {
+		if a, ok := as.Address(req.Username); ok {
+			res.IPv4Address = a
+		}
+	}
+	return res, nil
 }
 
 // VerifyLocal checks req against the user's cleartext password: PAP compares in constant

@@ -42,4 +42,58 @@
 //
 // The automaton never blocks and never reads the clock, so tests drive it packet by packet
 // and call Timeout instead of waiting.
+//
+// # The engine
+//
+// engine.go, session.go, pool.go, secrets.go and metrics.go are the engine: New builds it
+// from the box configuration (ppp_profile, ippool, system.secrets_file), Run waits for its
+// context and then terminates every session, and the carrier engines start sessions with
+// Start:
+//
+//	h, err := e.Start(ppp.StartRequest{
+//		Channel: ch,                  // from kernel.Session.Channel or PPPoEPort.OpenSession
+//		Role:    ppp.RoleServer,      // LNS or access concentrator
+//		Carrier: ppp.CarrierL2TP,     // decides ACCM/ACFC (RFC 2516 §7 for PPPoE)
+//		Profile: "subscribers",       // ppp_profile; "" is "default"
+//		MaxMRU:  1460 - 40,           // the carrier's limit
+//		Info:    ppp.CarrierInfo{TunnelID: 5, SessionID: 9, CallingStation: "..."},
+//	})
+//	...
+//	<-h.Done()                        // the session ended: h.Result() tells why
+//
+// Each session is an actor: one goroutine that owns the LCP, IPCP and IPv6CP automata and
+// the authentication exchange, selecting over the frames a reader goroutine takes from the
+// channel, one timer (the earliest deadline of its logical timers), stop and snapshot
+// requests, and the results of backend calls, which run in goroutines of their own. It goes
+// through the phases of RFC 1661 §3 (Establish, Authenticate, Network), is Running once
+// IPCP has opened (or IPv6CP, when IPCP has given up), and publishes every phase change
+// (event.PPPPhase) and its life (SessionCreated, SessionUp, SessionDown once it was up,
+// SessionDeleted with the result) on the event bus. The unit is created when the first NCP
+// opens and configured from what IPCP and IPv6CP negotiated; when the session ends the unit
+// is closed, the peer's address released and the channel closed (except in RoleLACProxy,
+// whose channel the LAC bridges to the LNS).
+//
+// A server's peer address is the backend's static address for the user (for the local
+// backend: the secrets file's ADDRESS), else the next free address of the backend's pool or
+// of the profile's ip_pool. Our own address is the profile's local_address, else
+// system.router_id, else Config.LocalAddress, else 192.0.0.8 (DefaultLocalAddress, the IPv4
+// dummy address of RFC 7600); the pools never hand out these local addresses.
+//
+// # Secrets file
+//
+// The local authentication backend reads system.secrets_file (default
+// /etc/probox/secrets; deploy/secrets.example is an annotated example). It has one user per
+// line:
+//
+//	USERNAME SECRET [ADDRESS]
+//
+// Fields are separated by spaces or tabs. ADDRESS is the user's static IPv4 address, or *
+// (or nothing) for an address from the pool. A field holding spaces, a '#' at its start,
+// or quotes is written in double quotes, in which \" stands for a quote and \\ for a
+// backslash; no other escape exists. A '#' at the start of a field starts a comment that
+// runs to the end of the line; blank lines are ignored. A user may be listed once. The
+// file must not be readable by other users (mode 0600 or 0640): the engine refuses a
+// world-readable file. An invalid file stops the engine from starting, and a reload
+// (SIGHUP) that finds one keeps the secrets read before; errors name the file and line,
+// never a secret. A missing file means no local users.
 package ppp
