@@ -200,6 +200,7 @@ type Channel interface {
 	// Close it returns net.ErrClosed.
 	ReadFrame(b []byte) (int, error)
 	// WriteFrame sends one frame (protocol field and information, as ReadFrame returns).
+	// It does not keep b after it returns (callers reuse their buffers).
 	WriteFrame(b []byte) error
 	// MTU is the largest frame the carrier takes (PPPoE: interface MTU - 8, or the RFC 4638
 	// PPP-Max-Payload; L2TP: path MTU minus the headers).
