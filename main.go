@@ -26,7 +26,7 @@ type mode struct {
 }
 
 func daemonMode(name string, args []string, stdout, stderr io.Writer) int {
-	return daemon.Main(name, args, stdout, stderr, wire, nil)
+	return daemon.Main(name, args, stdout, stderr, wire, openDataplane)
 }
 
 func cliMode(f func([]string, cli.Env) int) func(string, []string, io.Writer, io.Writer) int {
@@ -192,9 +192,4 @@ func installLinks(dir, target string, out io.Writer) error {
 		return fmt.Errorf("refusing to overwrite %s: not a link to %s", strings.Join(refused, ", "), target)
 	}
 	return nil
-}
-
-// wire builds the engines for a daemon run, in start order.
-func wire(d daemon.Deps) ([]daemon.Engine, error) {
-	return nil, nil
 }
