@@ -186,6 +186,9 @@ type PPPoE struct {
 	MaxSessions       int                    `toml:"max_sessions" doc:"Most PPPoE sessions in total; 0 means no limit."`
 	MaxSessionsPerMAC int                    `toml:"max_sessions_per_mac" doc:"Most sessions per client MAC address; 0 means no limit."`
 	PADIRate          int                    `toml:"padi_rate" doc:"PADIs accepted per second per client MAC address; 0 means no limit."`
+	CookiePeriod      time.Duration          `toml:"cookie_period" doc:"Lifetime unit of the AC-Cookies sent in PADOs: a PADR is accepted with a cookie between one and two periods old."`
+	LCPDelay          time.Duration          `toml:"lcp_delay" doc:"Wait this long after the PADS before the AC's PPP sends its first LCP Configure-Request, so that the request does not reach the host before the host has opened its session (it would be dropped and only repeated after the 3-second restart timer); the host's own requests meanwhile wait in the session. 0 sends at once."`
+	LACTimeout        time.Duration          `toml:"lac_timeout" doc:"Time allowed to place a session's call on one L2TP tunnel (LAC) before the backup tunnel is tried or the session refused."`
 }
 
 // PPPoEIface is one access interface.
@@ -196,10 +199,11 @@ type PPPoEIface struct {
 
 // PPPoEServ is one offered service name.
 type PPPoEServ struct {
-	Route      RouteKind `toml:"route" doc:"local: terminate PPP here; lac: carry sessions to an LNS; realm: decide by the username's realm (pppoe.route)."`
-	PPPProfile string    `toml:"ppp_profile" doc:"PPP profile for sessions of this service (local termination, and the LAC's LCP/auth phase)."`
-	Tunnel     string    `toml:"tunnel" doc:"route = lac: the configured tunnel (LNS) to carry sessions to."`
-	Backup     string    `toml:"backup_tunnel" doc:"route = lac: a tunnel tried when the first LNS refuses or cannot be reached."`
+	Route         RouteKind `toml:"route" doc:"local: terminate PPP here; lac: carry sessions to an LNS; realm: decide by the username's realm (pppoe.route)."`
+	PPPProfile    string    `toml:"ppp_profile" doc:"PPP profile for sessions of this service (local termination, and the LAC's LCP/auth phase)."`
+	Tunnel        string    `toml:"tunnel" doc:"route = lac: the configured tunnel (LNS) to carry sessions to."`
+	Backup        string    `toml:"backup_tunnel" doc:"route = lac: a tunnel tried when the first LNS refuses or cannot be reached."`
+	LocalFallback bool      `toml:"local_fallback" doc:"route = realm: terminate locally the sessions of users whose realm matches no pppoe.route (default: refuse them with an LCP Terminate-Request and a PADT)."`
 }
 
 // PPPoERoute sends the sessions of users of one realm to an LNS.

@@ -155,6 +155,16 @@ func TestErrors(t *testing.T) {
 			},
 		},
 		{
+			name: "pppoe timers and fallback",
+			doc:  "[pppoe]\ncookie_period = \"500ms\"\nlac_timeout = \"0s\"\nlcp_delay = \"11s\"\n[pppoe.service.internet]\nlocal_fallback = true\n",
+			want: []string{
+				`t.toml:2: pppoe.cookie_period: must be at least 1s, got 500ms`,
+				`t.toml:3: pppoe.lac_timeout: must be at least 1s, got 0s`,
+				`t.toml:4: pppoe.lcp_delay: must be between 0s and 10s, got 11s`,
+				`t.toml:6: pppoe.service.internet.local_fallback: is only meaningful with route = "realm"`,
+			},
+		},
+		{
 			name: "bad l2tp_ip_listen",
 			doc:  "[system]\nl2tp_ip_listen = [\"0.0.0.0\", \"192.0.2.1:1701\"]\n",
 			want: []string{`t.toml:2: system.l2tp_ip_listen[1]: must be an IP address such as "0.0.0.0" or "::" (no port: L2TPv3 over IP has none), got "192.0.2.1:1701"`},

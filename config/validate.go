@@ -373,6 +373,7 @@ func (c *Config) validatePPPoE(v validator) {
 			s.Route = RouteLocal
 		}
 		optRef(v, path+".backup_tunnel", s.Backup, "tunnel", c.Tunnels)
+		v.check(!s.LocalFallback || s.Route == RouteRealm, path+".local_fallback", `is only meaningful with route = "realm"`)
 		p.Services[name] = s
 	}
 	realms := map[string]string{}
@@ -398,6 +399,9 @@ func (c *Config) validatePPPoE(v validator) {
 	v.check(p.MaxSessions >= 0, "pppoe.max_sessions", "must not be negative, got %d", p.MaxSessions)
 	v.check(p.MaxSessionsPerMAC >= 0, "pppoe.max_sessions_per_mac", "must not be negative, got %d", p.MaxSessionsPerMAC)
 	v.check(p.PADIRate >= 0, "pppoe.padi_rate", "must not be negative, got %d", p.PADIRate)
+	v.minDuration("pppoe.cookie_period", p.CookiePeriod, time.Second)
+	v.minDuration("pppoe.lac_timeout", p.LACTimeout, time.Second)
+	v.check(p.LCPDelay >= 0 && p.LCPDelay <= 10*time.Second, "pppoe.lcp_delay", "must be between 0s and 10s, got %s", p.LCPDelay)
 }
 
 func (c *Config) validateRADIUS(v validator) {

@@ -54,4 +54,31 @@
 // none of them allocates. L2TPv3 parsing needs the session's cookie length and whether it
 // uses the Default L2-Specific Sublayer, which the data plane finds from the Session ID
 // (V3SessionIDUDP, V3SessionIDIP).
+//
+// # The engine
+//
+// Engine is prol2tpd's core: LAC and LNS, L2TPv2 and L2TPv3, tunnels as initiator and
+// responder, sessions for incoming and outgoing calls, static L2TPv3 pseudowires. It runs
+// one actor goroutine per tunnel (tunnel.go) that owns the tunnel's control connection
+// state machine (tunnelfsm.go, RFC 2661 §7.2.1), its reliable transport (transport.go), its
+// kernel objects and its sessions, each with a call state machine (sessionfsm.go, RFC 2661
+// §7.4 and §7.5). The engine itself only keeps the index from IDs and names to actors;
+// snapshots and operations are requests the actors answer.
+//
+//	e, err := l2tp.New(l2tp.Config{Cfg: cfg}, l2tp.Deps{Dataplane: dp, Log: log, Registry: reg, Bus: bus, PPP: pppAdapter})
+//	go e.Run(ctx)                       // listeners, configured tunnels; on ctx done StopCCN to every peer
+//	call, err := e.PlaceCall(ctx, l2tp.CallRequest{Tunnel: "isp-a", Backup: "isp-a-backup", ProxyAuth: ...})
+//	bridge(call.Channel(), pppoeChannel) // LAC: the caller joins the two PPP channels
+//	<-call.Done()                       // CDN either way, or the tunnel went
+//
+// Network-initiated PPP sessions (LNS), configured PPP client sessions and outgoing calls
+// are handed to the PPP engine through the PPPStarter the daemon provides. Every state
+// change is published on the event bus (engine "l2tp"); metrics are in metrics.go.
+//
+// Choices the RFCs leave open are documented where they are made: StopCCN result 1 for an
+// administrative delete and 6 at shutdown, CDN result 3 when PPP ends or the operator
+// deletes a session and 1 when a LAC call hangs up; StopCCN 4 for peers that may not open
+// tunnels (deny_remote_tunnel_creates, peer role "lns"), StopCCN 2/4 at max_tunnels, CDN 4
+// at max_sessions; outgoing calls (OCRQ) accepted only on configured tunnels, where probox
+// is the called system.
 package l2tp

@@ -86,7 +86,7 @@ func (c *common) dial(env Env) (*control.Client, error) {
 type verb struct {
 	words []string // e.g. {"show", "system"}; a word "ARG" takes an operand
 	usage string   // one line for the help text
-	arg   string   // how the help text names the operand (default ID)
+	arg   string   // how the help text names the operands, space-separated (default ID)
 	// build turns the operands (the words that matched "ARG") into the API command name
 	// and arguments.
 	build func(operands []string) (cmd string, args any, err error)
@@ -128,11 +128,26 @@ func (t *tool) match(args []string) (*verb, []string, bool) {
 func (t *tool) usage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprintf(w, "usage: %s [flags] COMMAND...\n\n%s\n\ncommands:\n", t.name, t.about)
 	for _, v := range t.verbs {
-		fmt.Fprintf(w, "  %-40s %s\n", strings.ReplaceAll(strings.Join(v.words, " "), "ARG", v.argName()), v.usage)
+		fmt.Fprintf(w, "  %-40s %s\n", v.synopsis(), v.usage)
 	}
 	fmt.Fprintf(w, "\nflags:\n")
 	fs.SetOutput(w)
 	fs.PrintDefaults()
+}
+
+// synopsis is the verb's words with each ARG replaced by its name: the words of arg in
+// turn ("TUNNEL SESSION"), the last one repeating.
+func (v *verb) synopsis() string {
+	names := strings.Fields(v.argName())
+	words := slices.Clone(v.words)
+	k := 0
+	for i, w := range words {
+		if w == "ARG" {
+			words[i] = names[min(k, len(names)-1)]
+			k++
+		}
+	}
+	return strings.Join(words, " ")
 }
 
 func (v *verb) argName() string {

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/probox/probox/control"
 	"github.com/probox/probox/control/daemon"
 )
 
@@ -18,15 +19,33 @@ func Prol2tp(args []string, env Env) int {
 }
 
 func prol2tpTool() *tool {
-	return &tool{
+	t := &tool{
 		name:  "prol2tp",
 		about: "Shows and changes the state of the probox daemon's L2TP engine and system.",
 		verbs: []verb{
 			{words: []string{"show", "system"}, usage: "version, uptime, configuration, data plane, counts", build: fixed("show system"), print: printSystem},
 			{words: []string{"show", "system", "config"}, usage: "the effective configuration (defaults merged), as TOML", build: fixed("show config"), print: printString},
 			{words: []string{"reload"}, usage: "re-read the configuration file and apply the changes", build: fixed("reload"), print: printReload},
+			{words: []string{"show", "tunnels"}, usage: "every tunnel (flag N: opened by the peer)", build: fixed("show tunnels"), print: printTunnels},
+			{words: []string{"show", "tunnel", "ARG"}, arg: "NAME|@ID", usage: "one tunnel in detail, with its sessions", build: tunnelRef("show tunnel"), print: printTunnel},
+			{words: []string{"show", "sessions"}, usage: "every session of every tunnel", build: fixed("show sessions"), print: printSessions},
+			{words: []string{"show", "sessions", "ARG"}, arg: "TUNNEL", usage: "the sessions of one tunnel (NAME or @ID)", build: sessionsOf, print: printSessions},
+			{words: []string{"show", "session", "ARG", "ARG"}, arg: "TUNNEL SESSION", usage: "one session in detail", build: sessionRef("show session"), print: printSession},
+			{words: []string{"show", "statistics"}, usage: "L2TP engine counts and control channel counters", build: fixed("show l2tp statistics"), print: printL2TPStats},
+			{words: []string{"create", "tunnel", "ARG"}, arg: "NAME", usage: "bring up configured tunnel NAME now", build: createTunnel, print: printTunnelCreated},
+			{words: []string{"delete", "tunnel", "ARG"}, arg: "NAME|@ID", usage: "tear a tunnel down (StopCCN)", build: tunnelRef("delete tunnel"), print: printDone("tunnel deleted")},
+			{words: []string{"create", "session", "ARG", "ARG"}, arg: "TUNNEL NAME", usage: "bring up configured session NAME of a tunnel", build: createSession, print: printSessionCreated},
+			{words: []string{"delete", "session", "ARG", "ARG"}, arg: "TUNNEL SESSION", usage: "disconnect a session (CDN)", build: sessionRef("delete session"), print: printDone("session deleted")},
+			{words: []string{"create", "call", "ARG", "ARG"}, arg: "TUNNEL NUMBER", usage: "ask the peer (a LAC) to place an outgoing call (OCRQ)", build: outgoingCall, print: printSessionCreated},
 		},
 	}
+	for _, kind := range control.ProfileKinds {
+		t.verbs = append(t.verbs,
+			verb{words: []string{"show", kind, "profile"}, usage: "every " + kind + " profile", build: profiles(kind), print: printProfiles},
+			verb{words: []string{"show", kind, "profile", "ARG"}, arg: "NAME", usage: "one " + kind + " profile", build: profiles(kind), print: printProfiles},
+		)
+	}
+	return t
 }
 
 func printSystem(w io.Writer, raw json.RawMessage) error {
