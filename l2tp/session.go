@@ -141,6 +141,15 @@ func (t *tunnel) sfsm(s *session, ev sessionEvent) {
 		case sactSendICRQ:
 			t.sendSession(s, MsgICRQ)
 		case sactSendICRP:
+			// Create the data plane session before answering, so that the PPP frames the
+			// LAC sends right after its ICCN are queued for the PPP engine rather than
+			// dropped (the peer would otherwise wait a restart timer, 3 s, for LCP).
+			if err := t.ensureKernelSession(s); err != nil {
+				s.log.Warn("cannot create the data plane session", zap.Error(err))
+				s.setResult(ResultError{Result: uint16(CDNGeneralError), ErrorCode: uint16(ErrorInsufficientResources), Message: "data plane error"}, "data plane: "+err.Error())
+				t.sfsm(s, sevClose)
+				return
+			}
 			t.sendSession(s, MsgICRP)
 		case sactSendICCN:
 			t.sendSession(s, MsgICCN)
@@ -182,11 +191,10 @@ func (t *tunnel) failSession(s *session, res ResultError, reason string) {
 	t.sfsm(s, sevClose)
 }
 
-// ensureKernelSession makes the session's data plane exist.
+// ensureKernelSession makes the session's data plane exist with the session's current
+// parameters (sequencing may change between ICRP and ICCN; the data plane applies that in
+// place).
 func (t *tunnel) ensureKernelSession(s *session) error {
-	if s.ks != nil {
-		return nil
-	}
 	cfg := kernel.SessionConfig{
 		SessionID:     s.id,
 		PeerSessionID: s.peerID,
