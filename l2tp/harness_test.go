@@ -373,7 +373,6 @@ func resultOf(t testing.TB, m Message) ResultError {
 // within runs f in a synctest bubble.
 func within(t *testing.T, f func(t *testing.T)) { synctest.Test(t, f) }
 
-
 func kerneltestNetwork() *kerneltest.Network { return kerneltest.NewNetwork() }
 
 func encapOf(s string) kernel.Encap {
