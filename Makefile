@@ -10,9 +10,12 @@ LDFLAGS   := -s -w -X github.com/probox/probox/control.version=$(VERSION) -X git
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(CURDIR)/bin/staticcheck
 FUZZTIME  ?= 3s
+VM        ?= ../shared/vm/kernel-vm
+# Packages whose tests need the kernel VM; make test-kernel runs them in one boot.
+KERNEL_TEST_PKGS ?= kernel/linux
 LINKS     := prol2tpd propppd proacd prol2tp prol2tpwatch propppctl propppwatch proac_manage proac_info
 
-.PHONY: help build test test-short bench lint fuzz-smoke demo install symlinks docs check-docs clean tools
+.PHONY: help build test test-short test-kernel bench lint fuzz-smoke demo install symlinks docs check-docs clean tools
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -25,6 +28,16 @@ test: ## run every test (root runs the namespace tests too); the one command CI 
 
 test-short: ## unit tests only (no root, no namespaces)
 	$(GO) test -race -short ./...
+
+test-kernel: ## run the kernel data plane tests in the kernel VM, one boot (../shared/vm/README.md)
+	@mkdir -p bin/kernel-tests
+	@set -e; args=; for p in $(KERNEL_TEST_PKGS); do \
+	  b=bin/kernel-tests/$$(echo $$p | tr / -).test; \
+	  echo "build $$b"; \
+	  CGO_ENABLED=0 $(GO) test -c -o $$b ./$$p; \
+	  args="$$args $$p=$$b"; \
+	done; \
+	$(VM) --timeout 900 -- ./scripts/kernel-tests.sh $$args
 
 bench: ## run the benchmarks (figures go into BENCHMARKS.md)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
