@@ -12,6 +12,7 @@ import (
 	"github.com/probox/probox/control"
 	"github.com/probox/probox/control/daemon"
 	"github.com/probox/probox/kernel"
+	"github.com/probox/probox/kernel/linux"
 	"github.com/probox/probox/kernel/userspace"
 	"github.com/probox/probox/l2tp"
 	"github.com/probox/probox/ppp"
@@ -30,9 +31,12 @@ var (
 
 // openDataplane opens the data plane that kernel.Choose picked.
 func openDataplane(name string, cfg *config.Config, log *zap.Logger, reg *prometheus.Registry) (kernel.Dataplane, error) {
+	group := uint32(cfg.Kernel.InterfaceGroup)
 	switch name {
 	case kernel.NameUserspace:
-		return userspace.New(userspace.Config{Log: log, SharedUnit: cfg.Kernel.SharedUnit, InterfaceGroup: uint32(cfg.Kernel.InterfaceGroup)})
+		return userspace.New(userspace.Config{Log: log, SharedUnit: cfg.Kernel.SharedUnit, InterfaceGroup: group})
+	case kernel.NameKernel:
+		return linux.New(linux.Config{Log: log, InterfaceGroup: group, CleanupStale: cfg.Kernel.CleanupStale})
 	}
 	return nil, fmt.Errorf("the %s data plane is not built into this binary", name)
 }
