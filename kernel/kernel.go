@@ -348,3 +348,15 @@ func (e *OpError) Error() string {
 }
 
 func (e *OpError) Unwrap() error { return e.Err }
+
+// WrapOp returns err as an *OpError for op and object, unless it is nil or already one.
+func WrapOp(op, object string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var oe *OpError
+	if errors.As(err, &oe) {
+		return err
+	}
+	return &OpError{Op: op, Object: object, Err: err}
+}

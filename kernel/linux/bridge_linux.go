@@ -8,6 +8,8 @@ import (
 	"io"
 	"sync"
 
+	"github.com/probox/probox/kernel/internal/closeset"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/probox/probox/kernel"
@@ -72,7 +74,7 @@ func (d *Dataplane) Bridge(a, b kernel.Channel) (io.Closer, error) {
 	}
 	br := &bridge{a: ca, b: cb}
 	ca.bridge, cb.bridge = br, br
-	if err := d.register(br, rankBridge); err != nil {
+	if err := d.register(br, closeset.Bridge); err != nil {
 		ca.bridge, cb.bridge = nil, nil
 		unbridgeChannel(ca.fd)
 		return nil, opErr("bridge", obj, err)

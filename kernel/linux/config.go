@@ -37,14 +37,5 @@ var ErrNotEstablished = errors.New("linux: tunnel not established")
 // 802.1Q subinterfaces only.
 var ErrQinQ = errors.New("linux: PPPoE sessions on QinQ service tags are not supported by the kernel data plane")
 
-// opErr wraps err as a *kernel.OpError unless it already is one.
-func opErr(op, object string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var oe *kernel.OpError
-	if errors.As(err, &oe) {
-		return err
-	}
-	return &kernel.OpError{Op: op, Object: object, Err: err}
-}
+// opErr wraps err as a *kernel.OpError unless it is nil or already one.
+func opErr(op, object string, err error) error { return kernel.WrapOp(op, object, err) }

@@ -3,17 +3,15 @@
 package linux
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
+
+	"github.com/probox/probox/kernel/internal/closeset"
 
 	"github.com/mdlayher/genetlink"
 	"go.uber.org/zap"
@@ -34,21 +32,8 @@ type Dataplane struct {
 	ioc       *pollFD // an AF_INET datagram socket for interface ioctls
 	bridgeErr error   // why PPPIOCBRIDGECHAN cannot work here, or nil
 
-	mu     sync.Mutex // guards the following fields
-	closed bool
-	objs   map[io.Closer]closeRank // every open top-level object
+	objs closeset.Set // every open top-level object
 }
-
-// closeRank orders the objects Dataplane.Close closes: the users of a resource first.
-type closeRank uint8
-
-const (
-	rankBridge closeRank = iota
-	rankUnit
-	rankTunnel
-	rankPort
-	rankListener
-)
 
 var _ kernel.Dataplane = (*Dataplane)(nil)
 
@@ -61,7 +46,7 @@ func New(cfg Config) (*Dataplane, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	d := &Dataplane{cfg: cfg, log: log.Named("kernel"), objs: map[io.Closer]closeRank{}}
+	d := &Dataplane{cfg: cfg, log: log.Named("kernel")}
 
 	// Everything below is created on one thread so that it all lands in the namespace
 	// recorded first.
@@ -148,49 +133,19 @@ func (d *Dataplane) Name() string { return kernel.NameKernel }
 
 // register records an open object so that Close closes it. It fails once the data plane
 // is closed; the caller then closes the object itself.
-func (d *Dataplane) register(c io.Closer, r closeRank) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed {
-		return net.ErrClosed
-	}
-	d.objs[c] = r
-	return nil
-}
+func (d *Dataplane) register(c io.Closer, r closeset.Rank) error { return d.objs.Add(c, r) }
 
-func (d *Dataplane) forget(c io.Closer) {
-	d.mu.Lock()
-	delete(d.objs, c)
-	d.mu.Unlock()
-}
+func (d *Dataplane) forget(c io.Closer) { d.objs.Remove(c) }
 
 // Close closes every object that is still open (bridges, units, tunnels with their
 // sessions, PPPoE ports, listeners) and then the data plane's own handles. It is
 // idempotent.
 func (d *Dataplane) Close() error {
-	d.mu.Lock()
-	if d.closed {
-		d.mu.Unlock()
+	first, err := d.objs.Close()
+	if !first {
 		return nil
 	}
-	d.closed = true
-	type obj struct {
-		c io.Closer
-		r closeRank
-	}
-	objs := make([]obj, 0, len(d.objs))
-	for c, r := range d.objs {
-		objs = append(objs, obj{c, r})
-	}
-	d.mu.Unlock()
-
-	slices.SortStableFunc(objs, func(a, b obj) int { return cmp.Compare(a.r, b.r) })
-	var errs []error
-	for _, o := range objs {
-		errs = append(errs, o.c.Close())
-	}
-	errs = append(errs, d.closeHandles())
-	return errors.Join(errs...)
+	return errors.Join(err, d.closeHandles())
 }
 
 func (d *Dataplane) closeHandles() error {

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/probox/probox/kernel/internal/closeset"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/probox/probox/kernel"
@@ -49,7 +51,7 @@ func (d *Dataplane) Listen(cfg kernel.ListenConfig) (kernel.Listener, error) {
 	if err != nil {
 		return nil, opErr("listen", obj, err)
 	}
-	if err := d.register(l, rankListener); err != nil {
+	if err := d.register(l, closeset.Listener); err != nil {
 		l.Close()
 		return nil, opErr("listen", obj, err)
 	}

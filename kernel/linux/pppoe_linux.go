@@ -10,6 +10,8 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/probox/probox/kernel/internal/closeset"
+
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 
@@ -98,7 +100,7 @@ func (d *Dataplane) OpenPPPoE(cfg kernel.PPPoEConfig) (kernel.PPPoEPort, error) 
 		vlanDevs: map[uint16]*vlanDev{},
 	}
 	copy(p.mac[:], ep.HardwareAddr())
-	if err := d.register(p, rankPort); err != nil {
+	if err := d.register(p, closeset.Port); err != nil {
 		p.Close()
 		return nil, opErr("open", obj, err)
 	}

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/probox/probox/kernel/internal/closeset"
+
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 
@@ -73,7 +75,7 @@ func (d *Dataplane) OpenTunnel(cfg kernel.TunnelConfig) (kernel.Tunnel, error) {
 	if err := t.open(); err != nil {
 		return nil, opErr("open", obj, err)
 	}
-	if err := d.register(t, rankTunnel); err != nil {
+	if err := d.register(t, closeset.Tunnel); err != nil {
 		t.Close()
 		return nil, opErr("open", obj, err)
 	}

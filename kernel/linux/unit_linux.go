@@ -10,6 +10,8 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/probox/probox/kernel/internal/closeset"
+
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 
@@ -84,7 +86,7 @@ func (d *Dataplane) NewUnit(ch kernel.Channel, cfg kernel.UnitConfig) (kernel.Un
 	if err != nil {
 		return nil, opErr("create unit", c.obj, err)
 	}
-	if err := d.register(u, rankUnit); err != nil {
+	if err := d.register(u, closeset.Unit); err != nil {
 		u.Close()
 		return nil, opErr("create unit", u.name, err)
 	}

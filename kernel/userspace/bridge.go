@@ -5,6 +5,8 @@ import (
 	"io"
 	"sync"
 
+	"github.com/probox/probox/kernel/internal/closeset"
+
 	"github.com/probox/probox/kernel"
 )
 
@@ -39,7 +41,7 @@ func (d *Dataplane) Bridge(a, b kernel.Channel) (io.Closer, error) {
 		return nil, opErr("bridge", obj, fmt.Errorf("%w: %s is bridged", errBusy, cb.obj))
 	}
 	br := &bridge{d: d, a: ca, b: cb}
-	if err := d.register(br, rankBridge); err != nil {
+	if err := d.register(br, closeset.Bridge); err != nil {
 		br.Close()
 		return nil, opErr("bridge", obj, err)
 	}

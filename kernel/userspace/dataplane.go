@@ -1,13 +1,13 @@
 package userspace
 
 import (
-	"cmp"
 	"errors"
 	"io"
 	"net"
-	"slices"
 	"sync"
 	"syscall"
+
+	"github.com/probox/probox/kernel/internal/closeset"
 
 	"go.uber.org/zap"
 
@@ -45,24 +45,13 @@ type Dataplane struct {
 	log *zap.Logger
 	sys system
 
-	mu     sync.Mutex // guards the following fields
-	closed bool
-	objs   map[io.Closer]closeRank // every open top-level object
-	demux  [2]*ipDemux             // raw IP sockets, IPv4 and IPv6
-	shared *sharedDev              // created at first use
+	objs closeset.Set // every open top-level object
+
+	mu     sync.Mutex  // guards the following fields
+	closed bool        // set by Close: no shared unit or raw socket is created afterwards
+	demux  [2]*ipDemux // raw IP sockets, IPv4 and IPv6
+	shared *sharedDev  // created at first use
 }
-
-// closeRank orders the objects Dataplane.Close closes: the users of a resource before the
-// resource.
-type closeRank uint8
-
-const (
-	rankBridge closeRank = iota
-	rankUnit
-	rankTunnel
-	rankPort
-	rankListener
-)
 
 var _ kernel.Dataplane = (*Dataplane)(nil)
 
@@ -88,10 +77,9 @@ func newDataplane(cfg Config, sys system) *Dataplane {
 		log = zap.NewNop()
 	}
 	return &Dataplane{
-		cfg:  cfg,
-		log:  log.Named("userspace"),
-		sys:  sys,
-		objs: map[io.Closer]closeRank{},
+		cfg: cfg,
+		log: log.Named("userspace"),
+		sys: sys,
 	}
 }
 
@@ -100,51 +88,21 @@ func (d *Dataplane) Name() string { return kernel.NameUserspace }
 
 // register records an open object so that Close closes it. It fails once the data plane
 // is closed; the caller then closes the object itself.
-func (d *Dataplane) register(c io.Closer, r closeRank) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed {
-		return net.ErrClosed
-	}
-	d.objs[c] = r
-	return nil
-}
+func (d *Dataplane) register(c io.Closer, r closeset.Rank) error { return d.objs.Add(c, r) }
 
-func (d *Dataplane) forget(c io.Closer) {
-	d.mu.Lock()
-	delete(d.objs, c)
-	d.mu.Unlock()
-}
+func (d *Dataplane) forget(c io.Closer) { d.objs.Remove(c) }
 
 // Close closes every object that is still open (bridges, units, tunnels with their
 // sessions, PPPoE ports, listeners), the shared unit, the raw IP sockets and the netlink
 // handle, and waits for every goroutine. It is idempotent.
 func (d *Dataplane) Close() error {
-	d.mu.Lock()
-	if d.closed {
-		d.mu.Unlock()
+	first, err := d.objs.Close()
+	if !first {
 		return nil
 	}
-	d.closed = true
-	type obj struct {
-		c io.Closer
-		r closeRank
-	}
-	objs := make([]obj, 0, len(d.objs))
-	for c, r := range d.objs {
-		objs = append(objs, obj{c, r})
-	}
-	d.mu.Unlock()
-
-	slices.SortStableFunc(objs, func(a, b obj) int { return cmp.Compare(a.r, b.r) })
-	var errs []error
-	for _, o := range objs {
-		if err := o.c.Close(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-
+	errs := []error{err}
 	d.mu.Lock()
+	d.closed = true
 	shared, demux := d.shared, d.demux
 	d.shared, d.demux = nil, [2]*ipDemux{}
 	d.mu.Unlock()
@@ -160,17 +118,8 @@ func (d *Dataplane) Close() error {
 	return errors.Join(errs...)
 }
 
-// opErr wraps err as a *kernel.OpError unless it already is one.
-func opErr(op, object string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var oe *kernel.OpError
-	if errors.As(err, &oe) {
-		return err
-	}
-	return &kernel.OpError{Op: op, Object: object, Err: err}
-}
+// opErr wraps err as a *kernel.OpError unless it is nil or already one.
+func opErr(op, object string, err error) error { return kernel.WrapOp(op, object, err) }
 
 // Errors for bad arguments, as errnos so that callers can test them with errors.Is.
 var (

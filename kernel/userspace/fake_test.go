@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
 )
 
 // This file holds an in-memory system for the framing tests: sockets, devices and

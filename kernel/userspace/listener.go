@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"sync"
 
+	"github.com/probox/probox/kernel/internal/closeset"
+
 	"github.com/probox/probox/kernel"
 	"github.com/probox/probox/l2tp"
 )
@@ -40,7 +42,7 @@ func (d *Dataplane) Listen(cfg kernel.ListenConfig) (kernel.Listener, error) {
 	default:
 		return nil, opErr("listen", object, errInval)
 	}
-	if err := d.register(l, rankListener); err != nil {
+	if err := d.register(l, closeset.Listener); err != nil {
 		l.Close()
 		return nil, opErr("listen", object, err)
 	}

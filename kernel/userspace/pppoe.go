@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/probox/probox/kernel/internal/closeset"
+
 	"go.uber.org/zap"
 
 	"github.com/probox/probox/kernel"
@@ -78,7 +80,7 @@ func (d *Dataplane) OpenPPPoE(cfg kernel.PPPoEConfig) (kernel.PPPoEPort, error) 
 	}
 	p.wg.Add(1)
 	go p.run()
-	if err := d.register(p, rankPort); err != nil {
+	if err := d.register(p, closeset.Port); err != nil {
 		p.Close()
 		return nil, opErr("open pppoe", cfg.Interface, err)
 	}

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/probox/probox/kernel/internal/closeset"
+
 	"go.uber.org/zap"
 
 	"github.com/probox/probox/kernel"
@@ -91,7 +93,7 @@ func (d *Dataplane) OpenTunnel(cfg kernel.TunnelConfig) (kernel.Tunnel, error) {
 			t.from = a
 		}
 	}
-	if err := d.register(t, rankTunnel); err != nil {
+	if err := d.register(t, closeset.Tunnel); err != nil {
 		t.Close()
 		return nil, opErr("open", obj, err)
 	}

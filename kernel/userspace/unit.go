@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/probox/probox/kernel/internal/closeset"
+
 	"go.uber.org/zap"
 
 	"github.com/probox/probox/kernel"
@@ -81,7 +83,7 @@ func (d *Dataplane) NewUnit(ch kernel.Channel, cfg kernel.UnitConfig) (kernel.Un
 	}
 	u.obj = "unit " + u.ifname
 	u.log = d.log.With(zap.String("unit", u.ifname), zap.String("channel", c.obj))
-	if err := d.register(u, rankUnit); err != nil {
+	if err := d.register(u, closeset.Unit); err != nil {
 		u.Close()
 		return nil, opErr("create unit", u.ifname, err)
 	}
