@@ -138,6 +138,27 @@ pool default:           1 of 253 used
 default  253   1     252   100.64.0.2-100.64.0.254
 `,
 		},
+		{
+			name: "show sessions",
+			args: []string{"show", "sessions"},
+			out: `INSTANCE    STATE         USER   INTERFACE  PEER        UPTIME
+session-12  running       alice  probox0    100.64.0.2  1h2m3s
+session-13  authenticate  -      -          -           -
+`,
+		},
+		{name: "show session", args: []string{"show", "session", "99"}, code: 1},
+		{
+			name: "show statistics",
+			args: []string{"show", "statistics"},
+			out: `instances:              2 (1 up)
+by phase:               authenticate 1, running 1
+local users:            41 (/etc/probox/secrets)
+auth chap-md5:          40 success, 2 failure, 0 timeout
+ended auth_failed:      2
+ended peer_terminated:  30
+pool default:           1 of 253 used
+`,
+		},
 		{name: "destroy", args: []string{"destroy", "session-12"}, out: "session-12: ended: destroyed by operator (admin)\n"},
 		{name: "disconnect still terminating", args: []string{"disconnect", "13"}, out: "session-13: terminating (the peer has not acknowledged yet)\n"},
 	}
