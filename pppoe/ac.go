@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -70,6 +71,9 @@ type ACInterface struct {
 	// MTU is the interface's Ethernet payload size, default DefaultMTU. It bounds the PADO and
 	// PADS the AC sends and the PPP-Max-Payload (RFC 4638) it agrees to (MTU - 8).
 	MTU int
+	// MaxSessions caps the live sessions on this interface; 0 leaves the cap to
+	// ACConfig.MaxSessionsPerInterface.
+	MaxSessions int
 }
 
 // Validate checks c, naming the offending field.
@@ -94,6 +98,9 @@ func (c *ACConfig) Validate() error {
 	for name, ifc := range c.Interfaces {
 		if ifc.MTU != 0 && (ifc.MTU < 128 || ifc.MTU > 0xffff) {
 			bad(fmt.Sprintf("Interfaces[%q].MTU", name), "%d out of range 128..65535", ifc.MTU)
+		}
+		if ifc.MaxSessions < 0 {
+			bad(fmt.Sprintf("Interfaces[%q].MaxSessions", name), "must not be negative")
 		}
 	}
 	for _, l := range []struct {
@@ -333,39 +340,73 @@ func NewAC(cfg ACConfig, rand io.Reader) (*AC, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.CookiePeriod == 0 {
-		cfg.CookiePeriod = DefaultCookiePeriod
-	}
-	if cfg.DuplicatePADRWindow == 0 {
-		cfg.DuplicatePADRWindow = DefaultDuplicatePADRWindow
-	}
-	if cfg.PADIRateTable == 0 {
-		cfg.PADIRateTable = DefaultPADIRateTable
-	}
-	if cfg.PADIBurst == 0 {
-		cfg.PADIBurst = 1
-	}
-	cfg.Services = slices.Clone(cfg.Services)
+	cfg.applyDefaults()
 	cookies, err := NewCookieSigner(rand, cfg.CookiePeriod)
 	if err != nil {
 		return nil, err
 	}
 	ac := &AC{
-		cfg:      cfg,
-		services: make(map[string]bool, len(cfg.Services)),
 		cookies:  cookies,
 		rand:     rand,
 		sessions: make(map[sessionKey]*acSession),
 		byPeer:   make(map[peerKey][]*acSession),
 		perIface: make(map[string]int),
 	}
+	ac.setConfig(cfg)
+	return ac, nil
+}
+
+// applyDefaults fills zero fields with their defaults and copies the slices and maps.
+func (c *ACConfig) applyDefaults() {
+	if c.CookiePeriod == 0 {
+		c.CookiePeriod = DefaultCookiePeriod
+	}
+	if c.DuplicatePADRWindow == 0 {
+		c.DuplicatePADRWindow = DefaultDuplicatePADRWindow
+	}
+	if c.PADIRateTable == 0 {
+		c.PADIRateTable = DefaultPADIRateTable
+	}
+	if c.PADIBurst == 0 {
+		c.PADIBurst = 1
+	}
+	c.Services = slices.Clone(c.Services)
+	c.Interfaces = maps.Clone(c.Interfaces)
+}
+
+// setConfig installs cfg (validated, defaults applied). The PADI token buckets are kept
+// when the rate settings did not change.
+func (ac *AC) setConfig(cfg ACConfig) {
+	old := ac.cfg
+	ac.cfg = cfg
+	ac.services = make(map[string]bool, len(cfg.Services))
 	for _, s := range cfg.Services {
 		ac.services[s] = true
 	}
-	if cfg.PADIRate > 0 {
+	switch {
+	case cfg.PADIRate <= 0:
+		ac.limiter = nil
+	case ac.limiter == nil || old.PADIRate != cfg.PADIRate || old.PADIBurst != cfg.PADIBurst || old.PADIRateTable != cfg.PADIRateTable:
 		ac.limiter = newPADILimiter(cfg.PADIRate, cfg.PADIBurst, cfg.PADIRateTable)
 	}
-	return ac, nil
+}
+
+// Reconfigure replaces the AC's settings with cfg (defaults applied to zero fields) while
+// keeping its live sessions and its AC-Cookie key: cookies handed out before stay valid
+// when CookiePeriod is unchanged (a new period moves the time buckets, so a host caught in
+// between gets its PADR dropped and starts discovery again). Limits apply to new sessions
+// only: sessions beyond a lowered limit stay. The PADI token buckets start afresh when the
+// rate settings changed. On error nothing changes.
+func (ac *AC) Reconfigure(cfg ACConfig) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	cfg.applyDefaults()
+	if cfg.CookiePeriod != ac.cfg.CookiePeriod {
+		ac.cookies = &CookieSigner{key: ac.cookies.key, period: cfg.CookiePeriod}
+	}
+	ac.setConfig(cfg)
+	return nil
 }
 
 // Handle decides what to do with a discovery frame received at time now:
@@ -586,12 +627,20 @@ func (ac *AC) checkLimits(key peerKey) Reason {
 	switch {
 	case ac.cfg.MaxSessions > 0 && len(ac.sessions) >= ac.cfg.MaxSessions:
 		return ReasonLimitTotal
-	case ac.cfg.MaxSessionsPerInterface > 0 && ac.perIface[key.iface] >= ac.cfg.MaxSessionsPerInterface:
+	case ac.ifaceLimit(key.iface) > 0 && ac.perIface[key.iface] >= ac.ifaceLimit(key.iface):
 		return ReasonLimitInterface
 	case ac.cfg.MaxSessionsPerMAC > 0 && len(ac.byPeer[key]) >= ac.cfg.MaxSessionsPerMAC:
 		return ReasonLimitMAC
 	}
 	return ReasonNone
+}
+
+// ifaceLimit is the session cap of iface: its own, else MaxSessionsPerInterface (0: none).
+func (ac *AC) ifaceLimit(iface string) int {
+	if n := ac.cfg.Interfaces[iface].MaxSessions; n > 0 {
+		return n
+	}
+	return ac.cfg.MaxSessionsPerInterface
 }
 
 // errNoFreeID is returned by allocID when every session ID of an interface is live.
