@@ -245,7 +245,7 @@ dataplane = "auto"
 
 	// The CLI through its symlink.
 	out := runCLI(t, filepath.Join(bin, "prol2tp"), "-s", sock, "show", "system")
-	for _, want := range []string{"mode:", "prol2tpd (pid", "configuration:  " + cfgPath, "data plane:"} {
+	for _, want := range []string{"mode:", "prol2tpd (pid", cfgPath + " (loaded", "data plane:", "engines:", "hooks running, ppp running, l2tp running, pppoe running"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("prol2tp show system lacks %q:\n%s", want, out)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/probox/probox/kernel/userspace"
 	"github.com/probox/probox/l2tp"
 	"github.com/probox/probox/ppp"
+	"github.com/probox/probox/pppoe"
 )
 
 // The engines satisfy the daemon's life-cycle interfaces.
@@ -26,7 +27,11 @@ var (
 	_ daemon.Engine     = (*l2tp.Engine)(nil)
 	_ daemon.Reloader   = (*l2tp.Engine)(nil)
 	_ daemon.Summarizer = (*l2tp.Engine)(nil)
+	_ daemon.Engine     = (*pppoe.Engine)(nil)
+	_ daemon.Reloader   = (*pppoe.Engine)(nil)
+	_ daemon.Summarizer = (*pppoe.Engine)(nil)
 	_ l2tp.PPPStarter   = pppForL2TP{}
+	_ pppoe.LAC         = lacForPPPoE{}
 )
 
 // openDataplane opens the data plane that kernel.Choose picked.
@@ -57,7 +62,12 @@ func wire(d daemon.Deps) ([]daemon.Engine, error) {
 		return nil, err
 	}
 	control.RegisterL2TP(d.API, le)
-	return []daemon.Engine{pe, le}, nil
+	oe, err := pppoe.New(pppoe.Config{Cfg: d.File.Config}, pppoe.Deps{Dataplane: d.Dataplane, Log: d.Log, Registry: d.Registry, Bus: d.Bus, PPP: pe, LAC: lacForPPPoE{le}})
+	if err != nil {
+		return nil, err
+	}
+	control.RegisterPPPoE(d.API, oe)
+	return []daemon.Engine{pe, le, oe}, nil
 }
 
 // pppForL2TP lets the L2TP engine hand PPP sessions to the PPP engine.
@@ -122,3 +132,31 @@ func (s pppSession) User() string {
 	}
 	return s.h.Result().User
 }
+
+// lacForPPPoE lets the PPPoE engine place LAC calls on the L2TP engine.
+type lacForPPPoE struct{ e *l2tp.Engine }
+
+func (l lacForPPPoE) PlaceCall(ctx context.Context, c pppoe.LACCall) (pppoe.LACSession, error) {
+	req := l2tp.CallRequest{
+		Tunnel: c.Tunnel, Backup: c.Backup,
+		CallingNumber: c.CallingNumber, CalledNumber: c.CalledNumber, SubAddress: c.SubAddress,
+		ConnectSpeed: c.ConnectSpeed,
+		Info:         l2tp.CallInfo(c.Info),
+	}
+	if p := c.ProxyLCP; p != nil {
+		req.ProxyLCP = &l2tp.ProxyLCP{InitialReceived: p.InitialReceived, LastSent: p.LastSent, LastReceived: p.LastReceived}
+	}
+	if p := c.ProxyAuth; p != nil {
+		req.ProxyAuth = &l2tp.ProxyAuth{Type: p.Type, Name: p.Name, Challenge: p.Challenge, ID: p.ID, Response: p.Response}
+	}
+	call, err := l.e.PlaceCall(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return lacCall{call}, nil
+}
+
+// lacCall adapts an L2TP call to what the PPPoE engine needs.
+type lacCall struct{ *l2tp.Call }
+
+func (c lacCall) Reason() string { return c.Result().Reason }
