@@ -219,6 +219,7 @@ type PPPoEClient struct {
 	Service    string `toml:"service" doc:"Service name to ask for; empty asks for any."`
 	ACName     string `toml:"ac_name" doc:"Only accept offers from this access concentrator; empty accepts any."`
 	PPPProfile string `toml:"ppp_profile" doc:"PPP profile (client role: username, password, default_route)."`
+	MAC        string `toml:"mac" doc:"MAC address the client's frames come from, such as \"02:00:00:00:01:05\": a test rig or load generator emulating many hosts on one interface gives each client its own. Empty means the interface's own address. It must be unicast, not all zeros, and not used by another client on the same interface; the interface is made to accept frames to it (its unicast filter, or promiscuous mode where it has none), and the kernel data plane gives it a macvlan interface."`
 }
 
 // RADIUS configures RADIUS clients.

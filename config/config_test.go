@@ -165,6 +165,22 @@ func TestErrors(t *testing.T) {
 			},
 		},
 		{
+			name: "pppoe client MAC addresses",
+			doc: "[pppoe.client.a]\ninterface = \"eth0\"\nmac = \"02:00:00:00:01:05\"\n" +
+				"[pppoe.client.b]\ninterface = \"eth0\"\nmac = \"02-00-00-00-01-05\"\n" +
+				"[pppoe.client.c]\ninterface = \"eth0\"\nmac = \"01:00:5e:00:00:01\"\n" +
+				"[pppoe.client.d]\ninterface = \"eth0\"\nmac = \"00:00:00:00:00:00\"\n" +
+				"[pppoe.client.e]\ninterface = \"eth0\"\nmac = \"02:00:00:00:01\"\n" +
+				"[pppoe.client.f]\ninterface = \"eth0\"\nmac = \"00:00:00:00:fe:80:00:00:00:00:00:00:02:00:5e:10:00:00:00:01\"\n",
+			want: []string{
+				`t.toml:6: pppoe.client.b.mac: 02:00:00:00:01:05 is also the address of pppoe.client.a on eth0`,
+				`t.toml:9: pppoe.client.c.mac: 01:00:5e:00:00:01 is a group (multicast) address; a source address must be unicast`,
+				`t.toml:12: pppoe.client.d.mac: must not be all zeros`,
+				`t.toml:15: pppoe.client.e.mac: must be a MAC address such as "02:00:00:00:01:05", got "02:00:00:00:01"`,
+				`t.toml:18: pppoe.client.f.mac: must be a MAC address such as "02:00:00:00:01:05", got "00:00:00:00:fe:80:00:00:00:00:00:00:02:00:5e:10:00:00:00:01"`,
+			},
+		},
+		{
 			name: "bad l2tp_ip_listen",
 			doc:  "[system]\nl2tp_ip_listen = [\"0.0.0.0\", \"192.0.2.1:1701\"]\n",
 			want: []string{`t.toml:2: system.l2tp_ip_listen[1]: must be an IP address such as "0.0.0.0" or "::" (no port: L2TPv3 over IP has none), got "192.0.2.1:1701"`},
@@ -206,6 +222,33 @@ func sortedCopy(s []string) []string {
 		}
 	}
 	return c
+}
+
+// TestPPPoEClientMAC: a client's MAC address is optional, written in any form net.ParseMAC
+// takes and stored canonically, and the same address may serve clients on different
+// interfaces.
+func TestPPPoEClientMAC(t *testing.T) {
+	f, err := Parse("t.toml", []byte(`
+[pppoe.client.a]
+interface = "eth0"
+mac = "02-00-00-00-01-0A"
+[pppoe.client.b]
+interface = "eth1"
+mac = "02:00:00:00:01:0a"
+[pppoe.client.c]
+interface = "eth0"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for name, cl := range f.Config.PPPoE.Clients {
+		got[name] = cl.MAC
+	}
+	want := map[string]string{"a": "02:00:00:00:01:0a", "b": "02:00:00:00:01:0a", "c": ""}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("client MAC addresses (-want +got):\n%s", diff)
+	}
 }
 
 func TestProfileInheritance(t *testing.T) {

@@ -389,11 +389,23 @@ func (c *Config) validatePPPoE(v validator) {
 		optRef(v, path+".tunnel", r.Tunnel, "tunnel", c.Tunnels)
 		optRef(v, path+".backup_tunnel", r.Backup, "tunnel", c.Tunnels)
 	}
+	macs := map[string]string{} // interface and address -> the client using it
 	for _, name := range sortedNames(p.Clients) {
 		cl := p.Clients[name]
 		path := "pppoe.client." + name
 		v.check(ifaceName.MatchString(cl.Interface), path+".interface", "must be an interface name, got %q", cl.Interface)
 		ref(v, path+".ppp_profile", &cl.PPPProfile, "ppp_profile", c.PPPProfiles)
+		if cl.MAC != "" {
+			if mac, ok := v.clientMAC(path+".mac", cl.MAC); ok {
+				cl.MAC = mac
+				k := cl.Interface + " " + mac
+				if other, dup := macs[k]; dup {
+					v.errs.addf(path+".mac", "%s is also the address of pppoe.client.%s on %s", mac, other, cl.Interface)
+				} else {
+					macs[k] = name
+				}
+			}
+		}
 		p.Clients[name] = cl
 	}
 	v.check(p.MaxSessions >= 0, "pppoe.max_sessions", "must not be negative, got %d", p.MaxSessions)
@@ -402,6 +414,23 @@ func (c *Config) validatePPPoE(v validator) {
 	v.minDuration("pppoe.cookie_period", p.CookiePeriod, time.Second)
 	v.minDuration("pppoe.lac_timeout", p.LACTimeout, time.Second)
 	v.check(p.LCPDelay >= 0 && p.LCPDelay <= 10*time.Second, "pppoe.lcp_delay", "must be between 0s and 10s, got %s", p.LCPDelay)
+}
+
+// clientMAC checks a PPPoE client's MAC address and returns it in canonical form
+// (lower-case, colon-separated).
+func (v validator) clientMAC(path, s string) (string, bool) {
+	hw, err := net.ParseMAC(s)
+	switch {
+	case err != nil || len(hw) != 6:
+		v.errs.addf(path, `must be a MAC address such as "02:00:00:00:01:05", got %q`, s)
+	case hw[0]&1 != 0:
+		v.errs.addf(path, "%s is a group (multicast) address; a source address must be unicast", hw)
+	case hw[0]|hw[1]|hw[2]|hw[3]|hw[4]|hw[5] == 0:
+		v.errs.addf(path, "must not be all zeros")
+	default:
+		return hw.String(), true
+	}
+	return "", false
 }
 
 func (c *Config) validateRADIUS(v validator) {

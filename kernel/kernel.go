@@ -257,6 +257,10 @@ type PPPoEConfig struct {
 
 // FrameInfo is the Ethernet envelope of a PPPoE frame.
 type FrameInfo struct {
+	// Src and Dst are the frame's MAC addresses. On a frame read they are as received.
+	// On a frame sent (WriteDiscovery, and the peer given to OpenSession) Dst is the peer
+	// and Src our address: nil (or HardwareAddr) for the interface's own, or an extra
+	// address (see PPPoEPort).
 	Src, Dst net.HardwareAddr
 	// VLAN is the 802.1Q VLAN ID the frame came on (0: untagged); for QinQ, OuterVLAN is
 	// the service tag.
@@ -264,21 +268,48 @@ type FrameInfo struct {
 }
 
 // PPPoEPort is an access interface opened for PPPoE.
+//
+// Extra addresses: a port can act for unicast MAC addresses other than the interface's
+// own (a test rig or load generator that emulates many hosts from one interface). A
+// discovery frame written with FrameInfo.Src set to such an address, and every frame of a
+// session opened with it as the peer's Src, is sent from that address. From the first
+// such use until the port closes, frames addressed to it are received as if it were the
+// interface's: discovery frames by ReadDiscovery, session frames by the session opened
+// with that Src (sessions are told apart by our address, the peer's, the VLAN tags and
+// the session ID; RFC 2516 §4). To get those frames from the wire the port makes the
+// interface accept the address (the Linux data planes add it to the interface's unicast
+// address filter, which the kernel implements with promiscuous mode on interfaces that
+// have no such filter, and which is undone when the port closes); objects a data plane
+// creates for an extra address also live until the port closes. An Src that is not a
+// unicast MAC address (6 bytes, group bit clear, not all zero) is refused.
 type PPPoEPort interface {
 	// HardwareAddr is the interface's MAC address.
 	HardwareAddr() net.HardwareAddr
 	// MTU is the interface's MTU.
 	MTU() int
 	// ReadDiscovery reads the next discovery frame (ethertype 0x8863) into b: the PPPoE
-	// header and payload, without Ethernet and VLAN headers. After Close it returns
+	// header and payload, without Ethernet and VLAN headers. Only frames to a group
+	// address, the interface's address or an extra address in use are returned (a
+	// promiscuous interface also sees other hosts' frames). After Close it returns
 	// net.ErrClosed.
 	ReadDiscovery(b []byte) (int, FrameInfo, error)
 	// WriteDiscovery sends a discovery frame (PPPoE header and payload) to to.Dst on
-	// VLAN to.VLAN (to.Src is ignored).
+	// VLAN to.VLAN, from to.Src (nil: the interface's address).
 	WriteDiscovery(b []byte, to FrameInfo) error
-	// OpenSession creates the channel of PPPoE session id with the peer (to.Dst, to.VLAN).
+	// OpenSession creates the channel of PPPoE session id with the peer (peer.Dst,
+	// peer.VLAN) for our address peer.Src (nil: the interface's address).
 	OpenSession(id uint16, peer FrameInfo, mtu int) (Channel, error)
 	Close() error
+}
+
+// ErrSourceMAC is returned (wrapped) by PPPoEPort.WriteDiscovery and OpenSession for a
+// FrameInfo.Src that is not a unicast MAC address.
+var ErrSourceMAC = errors.New("kernel: PPPoE source address is not a unicast MAC address")
+
+// IsUnicastMAC reports whether mac can be a frame's source address: 6 bytes, the group
+// bit clear, and not all zero.
+func IsUnicastMAC(mac net.HardwareAddr) bool {
+	return len(mac) == 6 && mac[0]&1 == 0 && mac[0]|mac[1]|mac[2]|mac[3]|mac[4]|mac[5] != 0
 }
 
 // DropReason says why a data packet was dropped.

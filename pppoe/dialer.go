@@ -161,14 +161,21 @@ func (e *Engine) startClient(name string, cfg config.PPPoEClient) error {
 	if profile == "" {
 		profile = config.DefaultProfile
 	}
-	d := e.newDialer(name, cp, nil, VLANs{}, cfg.Service, cfg.ACName, profile)
+	var mac net.HardwareAddr
+	if cfg.MAC != "" {
+		if mac, err = net.ParseMAC(cfg.MAC); err != nil || !kernel.IsUnicastMAC(mac) {
+			e.releaseClientPort(cp)
+			return fmt.Errorf("pppoe.client.%s.mac: %q is not a unicast MAC address", name, cfg.MAC)
+		}
+	}
+	d := e.newDialer(name, cp, mac, VLANs{}, cfg.Service, cfg.ACName, profile)
 	d.cfg = cfg
 	return nil
 }
 
 // newDialer starts a dialer on cp (loop). mac overrides the port's address as our source
-// (nil: the port's); the data plane must then honour kernel.FrameInfo.Src, which the
-// current ones ignore, so it is meant for a load generator's own data plane.
+// (nil: the port's): the dialer's discovery frames and session are sent from it, and the
+// port receives for it (an extra address, kernel.PPPoEPort).
 func (e *Engine) newDialer(name string, cp *clientPort, mac net.HardwareAddr, vlans VLANs, service, acName, profile string) *dialer {
 	if mac == nil {
 		mac = cp.mac
@@ -342,7 +349,11 @@ func (d *dialer) send(out Outbound) {
 	fi.Src = d.mac
 	if err := d.cp.port.WriteDiscovery(out.Payload, fi); err != nil {
 		d.e.met.drop(dropWrite)
-		d.log.Debug("sending discovery frame", zap.Error(err))
+		// A few per attempt at most (the discovery backoff): an operator must see why
+		// a client never gets anywhere, e.g. a MAC address the data plane cannot use.
+		if !errors.Is(err, net.ErrClosed) {
+			d.log.Warn("sending discovery frame", zap.Error(err))
+		}
 		return
 	}
 	if len(out.Payload) >= 2 {
@@ -356,7 +367,9 @@ func (d *dialer) send(out Outbound) {
 func (d *dialer) established(c *Client, sess ClientSession, apply func(ClientResult) ClientEvent) bool {
 	mtu := sessionMTU(sess.PPPMaxPayload, d.cp.mtu)
 	log := d.log.With(zap.Uint16("session_id", sess.ID), zap.String("peer", sess.AC.String()))
-	ch, err := d.cp.port.OpenSession(sess.ID, frameTo(sess.AC, d.vlans), mtu)
+	peer := frameTo(sess.AC, d.vlans)
+	peer.Src = d.mac
+	ch, err := d.cp.port.OpenSession(sess.ID, peer, mtu)
 	if err != nil {
 		log.Warn("opening the session channel", zap.Error(err))
 		apply(c.Close("session could not be set up"))

@@ -10,7 +10,8 @@
 // hands over the Ethernet
 // payload of each received frame (ether type 0x8863 for discovery, 0x8864 for session data)
 // with its source MAC and VLAN IDs, and sends the frames returned to it as (interface,
-// destination MAC, VLANs, PPPoE packet bytes), with the interface's own source MAC.
+// destination MAC, VLANs, PPPoE packet bytes), with the interface's own source MAC (or a
+// client's own, see Clients).
 //
 // # Codec
 //
@@ -111,7 +112,10 @@
 // # Clients
 //
 // Each [pppoe.client] is a dialer: discovery with the pure Client, whose timer the dialer
-// owns; on a PADS the session's channel and PPP as a client (RoleClient, the client's
+// owns, from the interface's MAC address or the client's own (pppoe.client.NAME.mac: a
+// load generator or test rig emulating many hosts on one interface; the data plane then
+// sends the client's frames from it and receives what is addressed to it, see
+// kernel.PPPoEPort); on a PADS the session's channel and PPP as a client (RoleClient, the client's
 // ppp_profile, whose unit carries IP); when PPP ends the dialer sends its PADT, and an
 // AC's PADT closes the channel. It then dials again after a backoff that starts at one
 // second and doubles with each failed attempt up to 64 seconds, and starts again at one

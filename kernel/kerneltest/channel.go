@@ -33,11 +33,12 @@ type channel struct {
 	rx  *queue[[]byte]
 
 	// Exactly one carrier: an L2TP session or a PPPoE session on a port.
-	sess *session
-	port *port
-	sid  uint16
-	peer kernel.FrameInfo // PPPoE peer MAC (Dst) and VLAN tags
-	mtu  int              // PPPoE
+	sess  *session
+	port  *port
+	sid   uint16
+	local [6]byte          // PPPoE: our address, the interface's or an extra one
+	peer  kernel.FrameInfo // PPPoE peer MAC (Dst) and VLAN tags
+	mtu   int              // PPPoE
 
 	// The Network's mutex guards the fields below.
 	unit   *unit
@@ -138,8 +139,8 @@ func (c *channel) closeLocked() {
 	if c.sess != nil && c.sess.ch == c {
 		c.sess.ch = nil
 	}
-	if c.port != nil && c.port.sessions[c.sid] == c {
-		delete(c.port.sessions, c.sid)
+	if k := (sessKey{c.local, c.sid}); c.port != nil && c.port.sessions[k] == c {
+		delete(c.port.sessions, k)
 	}
 	if c.f.channels[c.key] == c {
 		delete(c.f.channels, c.key)

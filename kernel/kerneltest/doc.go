@@ -16,7 +16,8 @@
 // simulated. Network.Ethernet makes a segment joining PPPoE interfaces of several Fakes
 // (Segment.Join): discovery frames are broadcast or unicast by MAC address and VLAN,
 // session frames go to the channel with that session ID and peer MAC. Interface n of
-// host h has MAC 02:00:00:00:h:n (see Fake.HardwareAddr).
+// host h has MAC 02:00:00:00:h:n (see Fake.HardwareAddr); a port also receives for the
+// extra addresses it has sent from (kernel.PPPoEPort), as a load generator's would.
 //
 // Fault injection: SetLoss, SetDuplicate and SetDelay take a function of the Packet;
 // Hold keeps matching packets until the test calls Release (in any order) or Drop.

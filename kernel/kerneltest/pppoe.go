@@ -12,9 +12,10 @@ import (
 )
 
 // Segment is a simulated Ethernet segment (a switch without learning): a frame sent
-// from one member interface reaches every other member whose MAC address is its
-// destination, or all of them for a group (broadcast or multicast) destination, as long
-// as the receiver has the interface open as a PPPoE port serving the frame's VLAN.
+// from one member interface reaches every other member whose MAC address, or one of whose
+// port's extra addresses in use (kernel.PPPoEPort), is its destination, or all of them
+// for a group (broadcast or multicast) destination, as long as the receiver has the
+// interface open as a PPPoE port serving the frame's VLAN.
 type Segment struct {
 	n    *Network
 	name string
@@ -111,8 +112,15 @@ type port struct {
 	disc  *queue[discFrame]
 
 	// The Network's mutex guards the fields below.
-	sessions map[uint16]*channel
+	sessions map[sessKey]*channel
+	extra    map[[6]byte]bool // extra addresses in use (kernel.PPPoEPort)
 	closed   bool
+}
+
+// sessKey keys a port's session channels: our address and the session ID.
+type sessKey struct {
+	local [6]byte
+	sid   uint16
 }
 
 // OpenPPPoE opens interface cfg.Interface for PPPoE. Errors: EINVAL for an empty name or
@@ -133,7 +141,7 @@ func (f *Fake) OpenPPPoE(cfg kernel.PPPoEConfig) (kernel.PPPoEPort, error) {
 			return opError("open pppoe", obj, syscall.EBUSY)
 		}
 		p = &port{f: f, ifc: f.ifaceLocked(cfg.Interface), vlans: vlans,
-			disc: newQueue[discFrame](), sessions: make(map[uint16]*channel)}
+			disc: newQueue[discFrame](), sessions: make(map[sessKey]*channel), extra: make(map[[6]byte]bool)}
 		f.ports[cfg.Interface] = p
 		return nil
 	})
@@ -166,6 +174,36 @@ func (p *port) serves(vlan uint16) bool {
 
 func (p *port) name() string { return "pppoe " + p.ifc.name }
 
+// sourceLocked returns our address for a frame sent with fi, and whether it is an extra
+// one, which from now on the port receives for. Errors: kernel.ErrSourceMAC for an Src
+// that is not a unicast address.
+func (p *port) sourceLocked(fi kernel.FrameInfo) ([6]byte, bool, error) {
+	if fi.Src == nil || bytes.Equal(fi.Src, p.ifc.mac) {
+		return [6]byte(p.ifc.mac), false, nil
+	}
+	if !kernel.IsUnicastMAC(fi.Src) {
+		return [6]byte{}, false, fmt.Errorf("%w: %v", kernel.ErrSourceMAC, fi.Src)
+	}
+	mac := [6]byte(fi.Src)
+	p.extra[mac] = true
+	return mac, true, nil
+}
+
+// line renders the port: "pppoe eth0 vlans untagged", with " extra MAC,MAC" (sorted)
+// once extra addresses are in use.
+func (p *port) line() string {
+	s := p.name() + " vlans " + vlanList(p.vlans)
+	if len(p.extra) > 0 {
+		macs := make([]string, 0, len(p.extra))
+		for m := range p.extra {
+			macs = append(macs, net.HardwareAddr(m[:]).String())
+		}
+		slices.Sort(macs)
+		s += " extra " + strings.Join(macs, ",")
+	}
+	return s
+}
+
 func (p *port) HardwareAddr() net.HardwareAddr {
 	p.f.n.mu.Lock()
 	defer p.f.n.mu.Unlock()
@@ -186,8 +224,9 @@ func (p *port) ReadDiscovery(b []byte) (int, kernel.FrameInfo, error) {
 	return copy(b, m.data), m.info, nil
 }
 
-// WriteDiscovery sends a discovery frame. Errors: EINVAL for a destination that is not a
-// MAC address or a VLAN the port does not serve.
+// WriteDiscovery sends a discovery frame, from to.Src when it is set. Errors: EINVAL for
+// a destination that is not a MAC address or a VLAN the port does not serve,
+// kernel.ErrSourceMAC for an Src that is not a unicast address.
 func (p *port) WriteDiscovery(b []byte, to kernel.FrameInfo) error {
 	var pkt Packet
 	err := p.f.do("WriteDiscovery "+p.ifc.name, false, func() error {
@@ -197,7 +236,11 @@ func (p *port) WriteDiscovery(b []byte, to kernel.FrameInfo) error {
 		case len(to.Dst) != 6 || !p.serves(to.VLAN):
 			return opError("write", p.name(), syscall.EINVAL)
 		}
-		pkt = p.frame(PPPoEDiscovery, to.Dst, to.VLAN, to.OuterVLAN, bytes.Clone(b))
+		src, _, err := p.sourceLocked(to)
+		if err != nil {
+			return opError("write", p.name(), err)
+		}
+		pkt = p.frame(PPPoEDiscovery, src, to.Dst, to.VLAN, to.OuterVLAN, bytes.Clone(b))
 		return nil
 	})
 	if err != nil {
@@ -207,28 +250,34 @@ func (p *port) WriteDiscovery(b []byte, to kernel.FrameInfo) error {
 	return nil
 }
 
-func (p *port) frame(kind Kind, dst net.HardwareAddr, vlan, outer uint16, data []byte) Packet {
+func (p *port) frame(kind Kind, src [6]byte, dst net.HardwareAddr, vlan, outer uint16, data []byte) Packet {
 	seg := ""
 	if p.ifc.seg != nil {
 		seg = p.ifc.seg.name
 	}
 	return Packet{Kind: kind, Host: p.f.host, Segment: seg, Data: data, srcFake: p.f, srcIf: p.ifc.name,
-		Eth: kernel.FrameInfo{Src: slices.Clone(p.ifc.mac), Dst: slices.Clone(dst), VLAN: vlan, OuterVLAN: outer}}
+		Eth: kernel.FrameInfo{Src: net.HardwareAddr(src[:]), Dst: slices.Clone(dst), VLAN: vlan, OuterVLAN: outer}}
 }
 
 // sessionFrame makes the PPPoE session frame carrying frame on channel c.
 func (p *port) sessionFrame(c *channel, frame []byte) Packet {
-	pkt := p.frame(PPPoESession, c.peer.Dst, c.peer.VLAN, c.peer.OuterVLAN, frame)
+	pkt := p.frame(PPPoESession, c.local, c.peer.Dst, c.peer.VLAN, c.peer.OuterVLAN, frame)
 	pkt.Session = uint32(c.sid)
 	return pkt
 }
 
-// OpenSession opens the channel of session id with the peer. mtu 0 means the port's MTU
-// less 8 (RFC 2516 §7). Errors: EINVAL for session ID 0 or 0xffff (RFC 2516 §4), a peer
-// that is not a unicast MAC address or a VLAN the port does not serve, EEXIST when the
-// port already has a channel for id (the fake keys sessions by interface and ID).
+// OpenSession opens the channel of session id with the peer, for our address peer.Src
+// (nil: the interface's). mtu 0 means the port's MTU less 8 (RFC 2516 §7). The channel's
+// key is "pppoe IF/ID", or "pppoe IF/ID from MAC" for an extra address. Errors: EINVAL
+// for session ID 0 or 0xffff (RFC 2516 §4), a peer that is not a unicast MAC address or a
+// VLAN the port does not serve, kernel.ErrSourceMAC for an Src that is not a unicast
+// address, EEXIST when the port already has a channel for id from that address (the fake
+// keys sessions by interface, our address and ID).
 func (p *port) OpenSession(id uint16, peer kernel.FrameInfo, mtu int) (kernel.Channel, error) {
 	key := fmt.Sprintf("pppoe %s/%d", p.ifc.name, id)
+	if peer.Src != nil && !bytes.Equal(peer.Src, p.HardwareAddr()) {
+		key += " from " + peer.Src.String()
+	}
 	line := fmt.Sprintf("OpenSession %s%s peer %s mtu %d", key, vlanSuffix(peer), peer.Dst, mtu)
 	var c *channel
 	err := p.f.do(line, true, func() error {
@@ -237,16 +286,21 @@ func (p *port) OpenSession(id uint16, peer kernel.FrameInfo, mtu int) (kernel.Ch
 			return opError("open session", key, net.ErrClosed)
 		case id == 0, id == 0xffff, len(peer.Dst) != 6, peer.Dst[0]&1 != 0, !p.serves(peer.VLAN), mtu < 0:
 			return opError("open session", key, syscall.EINVAL)
-		case p.sessions[id] != nil:
+		}
+		local, _, err := p.sourceLocked(peer)
+		if err != nil {
+			return opError("open session", key, err)
+		}
+		if p.sessions[sessKey{local, id}] != nil {
 			return opError("open session", key, syscall.EEXIST)
 		}
 		if mtu == 0 {
 			mtu = p.ifc.mtu - 8
 		}
 		c = newChannel(p.f, key)
-		c.port, c.sid, c.mtu = p, id, mtu
+		c.port, c.sid, c.local, c.mtu = p, id, local, mtu
 		c.peer = kernel.FrameInfo{Dst: slices.Clone(peer.Dst), VLAN: peer.VLAN, OuterVLAN: peer.OuterVLAN}
-		p.sessions[id] = c
+		p.sessions[sessKey{local, id}] = c
 		return nil
 	})
 	if err != nil {
@@ -303,7 +357,7 @@ func (s *Segment) deliverLocked(pkt Packet) ([]Packet, bool) {
 			continue
 		}
 		p := i.f.ports[i.name]
-		if p == nil || i.f.closed || !p.serves(pkt.Eth.VLAN) || (!group && !bytes.Equal(i.mac, pkt.Eth.Dst)) {
+		if p == nil || i.f.closed || !p.serves(pkt.Eth.VLAN) || (!group && !bytes.Equal(i.mac, pkt.Eth.Dst) && !p.extra[[6]byte(pkt.Eth.Dst)]) {
 			continue
 		}
 		if pkt.Kind == PPPoEDiscovery {
@@ -312,7 +366,10 @@ func (s *Segment) deliverLocked(pkt Packet) ([]Packet, bool) {
 			}
 			continue
 		}
-		c := p.sessions[uint16(pkt.Session)]
+		if group {
+			continue
+		}
+		c := p.sessions[sessKey{[6]byte(pkt.Eth.Dst), uint16(pkt.Session)}]
 		if c == nil || !bytes.Equal(c.peer.Dst, pkt.Eth.Src) || c.peer.VLAN != pkt.Eth.VLAN || c.peer.OuterVLAN != pkt.Eth.OuterVLAN {
 			continue
 		}

@@ -1,7 +1,10 @@
 package kerneltest
 
 import (
+	"errors"
+	"fmt"
 	"net"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -168,4 +171,81 @@ func TestBridge(t *testing.T) {
 	if diff := cmp.Diff(counters(2, 11, 1, 6), lacPC.Stats()); diff != "" {
 		t.Errorf("LAC PPPoE channel counters (-want +got):\n%s", diff)
 	}
+}
+
+// TestPPPoEExtraMAC: a client port acting for extra addresses sends from them, receives
+// for them once they are in use, keeps same-ID sessions of two addresses apart, and shows
+// the addresses on its state line.
+func TestPPPoEExtraMAC(t *testing.T) {
+	n := NewNetwork()
+	client := n.Dataplane("client")
+	ac1, ac2 := n.Dataplane("ac1"), n.Dataplane("ac2")
+	n.Ethernet("lan").Join(client, "eth0").Join(ac1, "eth1").Join(ac2, "eth1")
+	cp := must(client.OpenPPPoE(kernel.PPPoEConfig{Interface: "eth0"}))
+	ap1 := must(ac1.OpenPPPoE(kernel.PPPoEConfig{Interface: "eth1"}))
+	ap2 := must(ac2.OpenPPPoE(kernel.PPPoEConfig{Interface: "eth1"}))
+	hostA := net.HardwareAddr{2, 0, 0, 0, 0xa, 1}
+	hostB := net.HardwareAddr{2, 0, 0, 0, 0xa, 2}
+
+	// Not yet in use: a frame to hostA reaches no one.
+	before := n.Counters().Unreachable
+	noErr(t, ap1.WriteDiscovery([]byte("PADO early"), kernel.FrameInfo{Dst: hostA}))
+	if got := n.Counters().Unreachable - before; got != 1 {
+		t.Errorf("unreachable %d, want 1", got)
+	}
+	noErr(t, cp.WriteDiscovery([]byte("PADI"), kernel.FrameInfo{Src: hostA, Dst: broadcast}))
+	if diff := cmp.Diff(discovery{"PADI", kernel.FrameInfo{Src: hostA, Dst: broadcast}}, readDiscovery(t, ap1)); diff != "" {
+		t.Errorf("AC (-want +got):\n%s", diff)
+	}
+	noErr(t, ap1.WriteDiscovery([]byte("PADO"), kernel.FrameInfo{Dst: hostA}))
+	if diff := cmp.Diff(discovery{"PADO", kernel.FrameInfo{Src: ap1.HardwareAddr(), Dst: hostA}}, readDiscovery(t, cp)); diff != "" {
+		t.Errorf("client (-want +got):\n%s", diff)
+	}
+
+	// Session 5 from hostA with ac1 and from hostB with ac2; session 6 from the
+	// interface with ac1.
+	sessions := []struct {
+		id  uint16
+		src net.HardwareAddr
+		ap  kernel.PPPoEPort
+	}{{5, hostA, ap1}, {5, hostB, ap2}, {6, nil, ap1}}
+	var cc, acc []kernel.Channel
+	for _, s := range sessions {
+		cc = append(cc, must(cp.OpenSession(s.id, kernel.FrameInfo{Src: s.src, Dst: s.ap.HardwareAddr()}, 0)))
+		peer := s.src
+		if peer == nil {
+			peer = cp.HardwareAddr()
+		}
+		acc = append(acc, must(s.ap.OpenSession(s.id, kernel.FrameInfo{Dst: peer}, 0)))
+	}
+	if _, err := cp.OpenSession(5, kernel.FrameInfo{Src: hostA, Dst: ap1.HardwareAddr()}, 0); !errors.Is(err, syscall.EEXIST) {
+		t.Errorf("OpenSession 5 from hostA again: %v, want EEXIST", err)
+	}
+	for i := range cc {
+		msg := fmt.Sprintf("\xc0\x21to %d", i)
+		noErr(t, acc[i].WriteFrame([]byte(msg)))
+		if got := read(t, cc[i].ReadFrame); got != msg {
+			t.Errorf("client channel %d got %q, want %q", i, got, msg)
+		}
+		msg = fmt.Sprintf("\xc0\x21from %d", i)
+		noErr(t, cc[i].WriteFrame([]byte(msg)))
+		if got := read(t, acc[i].ReadFrame); got != msg {
+			t.Errorf("AC channel %d got %q, want %q", i, got, msg)
+		}
+	}
+	for _, bad := range []net.HardwareAddr{broadcast, make(net.HardwareAddr, 6), {2, 0}} {
+		if err := cp.WriteDiscovery([]byte("PADI"), kernel.FrameInfo{Src: bad, Dst: broadcast}); !errors.Is(err, kernel.ErrSourceMAC) {
+			t.Errorf("WriteDiscovery from %v: %v, want ErrSourceMAC", bad, err)
+		}
+		if _, err := cp.OpenSession(7, kernel.FrameInfo{Src: bad, Dst: ap1.HardwareAddr()}, 0); !errors.Is(err, kernel.ErrSourceMAC) {
+			t.Errorf("OpenSession from %v: %v, want ErrSourceMAC", bad, err)
+		}
+	}
+	wantState(t, client, "channel pppoe eth0/5 from 02:00:00:00:0a:01 peer 02:00:00:00:02:01 mtu 1492\n"+
+		"channel pppoe eth0/5 from 02:00:00:00:0a:02 peer 02:00:00:00:03:01 mtu 1492\n"+
+		"channel pppoe eth0/6 peer 02:00:00:00:02:01 mtu 1492\n"+
+		"pppoe eth0 vlans untagged extra 02:00:00:00:0a:01,02:00:00:00:0a:02\n")
+	noErr(t, cc[0].Close())
+	noErr(t, cp.Close())
+	wantState(t, client, "")
 }

@@ -24,13 +24,16 @@ import (
 //	channel pppoe eth1/5 vlan 100 peer 02:00:00:00:01:01 mtu 1492
 //	unit ppp0 dedicated on l2tp 1234/77 mtu 1500 ipv4 100.64.0.1 -> 100.64.0.5 ipv6 fe80::1 -> fe80::2 routes 0.0.0.0/0
 //	unit probox0 shared on pppoe eth1/5 (closed) mtu 1492 ipv4 - ipv6 - routes -
+//	channel pppoe eth0/9 from 02:00:00:00:0a:01 peer 02:00:00:00:01:01 mtu 1492
 //	pppoe eth1 vlans 100,200
-//	pppoe eth0 vlans untagged
+//	pppoe eth0 vlans untagged extra 02:00:00:00:0a:01,02:00:00:00:0a:02
 //	bridge l2tp 1234/77 <-> pppoe eth1/5
 //
 // A tunnel line gets " csum" at the end when UDP checksums are on; "peer_tunnel -" means
 // not yet established. Sessions and channels are keyed by our tunnel and session IDs;
-// PPPoE channels by interface and session ID, with "vlan OUTER.INNER" for QinQ. A unit
+// PPPoE channels by interface and session ID (and "from MAC" when our address is an
+// extra one), with "vlan OUTER.INNER" for QinQ; a PPPoE port lists the extra addresses
+// it acts for. A unit
 // names the channel it was made on, with " (closed)" once that channel is gone (the unit
 // itself stays until closed, so that a leaked unit shows). Routes are sorted. A bridge
 // names its channels in sorted order. Tunnel IDs sort as text, not as numbers.
@@ -62,7 +65,7 @@ func (f *Fake) stateLinesLocked() []string {
 		lines = append(lines, u.line())
 	}
 	for _, p := range f.ports {
-		lines = append(lines, p.name()+" vlans "+vlanList(p.vlans))
+		lines = append(lines, p.line())
 	}
 	for _, b := range f.bridges {
 		lines = append(lines, "bridge "+b.name())

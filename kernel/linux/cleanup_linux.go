@@ -22,10 +22,11 @@ import (
 //   - PPPoE sessions and PPP channels: nothing; they live as long as their PPPoX sockets.
 //   - PPP units: nothing; a pppN interface is unregistered when the /dev/ppp file that
 //     created it is closed (ppp_release).
-//   - 802.1Q subinterfaces that PPPoE ports created: these persist. They are in
-//     Config.InterfaceGroup, and cleanup deletes the links of that group of the kinds the
-//     data plane creates ("vlan", and "ppp" for completeness). With InterfaceGroup 0
-//     nothing can be told apart and nothing is deleted.
+//   - 802.1Q subinterfaces and macvlan interfaces (extra MAC addresses) that PPPoE ports
+//     created: these persist. They are in Config.InterfaceGroup, and cleanup deletes the
+//     links of that group of the kinds the data plane creates ("vlan", "macvlan", and
+//     "ppp" for completeness). With InterfaceGroup 0 nothing can be told apart and
+//     nothing is deleted.
 //
 // Only one probox may use an interface group in a network namespace: cleanup deletes
 // such links whoever created them.
@@ -59,4 +60,4 @@ func (d *Dataplane) cleanupStale() error {
 }
 
 // staleKind reports whether links of kind may be the data plane's.
-func staleKind(kind string) bool { return kind == "vlan" || kind == "ppp" }
+func staleKind(kind string) bool { return kind == "vlan" || kind == "macvlan" || kind == "ppp" }

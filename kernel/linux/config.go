@@ -37,5 +37,11 @@ var ErrNotEstablished = errors.New("linux: tunnel not established")
 // 802.1Q subinterfaces only.
 var ErrQinQ = errors.New("linux: PPPoE sessions on QinQ service tags are not supported by the kernel data plane")
 
+// ErrMacvlan is returned (wrapped) by PPPoEPort.OpenSession for a session from an extra
+// MAC address (kernel.FrameInfo.Src) on a kernel without macvlan support: a kernel PPPoE
+// socket always sends with its device's address, so each extra address needs a macvlan
+// interface of its own.
+var ErrMacvlan = errors.New("linux: PPPoE sessions from an extra MAC address need macvlan interfaces, which this kernel cannot create")
+
 // opErr wraps err as a *kernel.OpError unless it is nil or already one.
 func opErr(op, object string, err error) error { return kernel.WrapOp(op, object, err) }

@@ -70,6 +70,10 @@
 // subinterface "IF.VID", which the data plane creates at the first session on that VLAN
 // (in the interface group) and deletes when the port closes; an existing subinterface
 // of the operator's is used and left alone. QinQ service tags are not served (ErrQinQ).
+// A session from an extra MAC address (kernel.FrameInfo.Src: a load generator's emulated
+// hosts) binds to a macvlan interface with that address, "pmMAC" ("pv..." on a VLAN),
+// made and deleted the same way, since a kernel PPPoE socket sends with its device's
+// address; the packet socket adds each extra address to the interface's unicast filter.
 //
 // Bridges (LAC): PPPIOCBRIDGECHAN (Linux 5.11) joins a PPPoE channel and an L2TP channel
 // in the kernel. New checks the kernel release and Bridge maps ENOTTY, so older kernels
@@ -80,7 +84,7 @@
 // Kernel tunnels, sessions, PPPoE sessions, channels and units all live exactly as long as
 // file descriptors of the process: a probox killed with SIGKILL leaves none of them (the
 // tunnels and l2tpethN interfaces vanish shortly after, from a kernel workqueue). Only the
-// 802.1Q subinterfaces persist; New with Config.CleanupStale deletes the links of
+// 802.1Q subinterfaces and macvlan interfaces persist; New with Config.CleanupStale deletes the links of
 // Config.InterfaceGroup of the kinds the data plane creates (see cleanup_linux.go).
 //
 // # Namespaces, errors, counters

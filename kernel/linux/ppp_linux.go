@@ -84,11 +84,15 @@ func (d *Dataplane) attachChannel(index int) (*pollFD, error) {
 }
 
 // newUnit opens /dev/ppp as the file of a new PPP unit (PPPIOCNEWUNIT; the interface is
-// "ppp<unit>") and returns it with the unit number.
-func (d *Dataplane) newUnit() (*pollFD, int, error) {
-	unit := int32(-1)
+// "ppp<unit>") and returns it with the unit number: unit want, or with want -1 the lowest
+// free one. A unit number in use is an error wrapping unix.EEXIST (ppp_unit_register).
+func (d *Dataplane) newUnit(want int32) (*pollFD, int, error) {
+	unit := want
 	f, err := d.openDevPPP(pppIocNewUnit, &unit)
 	if err != nil {
+		if want >= 0 {
+			return nil, 0, fmt.Errorf("create PPP unit %d: %w", want, err)
+		}
 		return nil, 0, fmt.Errorf("create PPP unit: %w", err)
 	}
 	return f, int(unit), nil

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/probox/probox/kernel/internal/closeset"
@@ -97,7 +99,7 @@ func (d *Dataplane) NewUnit(ch kernel.Channel, cfg kernel.UnitConfig) (kernel.Un
 // createUnitLocked creates the unit, connects the channel and configures the interface;
 // the caller holds c.mu.
 func (d *Dataplane) createUnitLocked(c *channel, cfg kernel.UnitConfig, mtu int) (u *unit, err error) {
-	f, num, err := d.newUnit()
+	f, num, err := d.newUnit(unitNumber(cfg.Name))
 	if err != nil {
 		return nil, err
 	}
@@ -155,6 +157,24 @@ func (d *Dataplane) createUnitLocked(c *channel, cfg kernel.UnitConfig, mtu int)
 	u.wg.Add(1)
 	go u.run()
 	return u, nil
+}
+
+// unitNumber returns N for a unit name "pppN" (N without leading zeros): the unit number
+// to ask the kernel for (PPPIOCNEWUNIT, as pppd's "unit N" does), so that the interface
+// has its name from the start. Any other name gives -1 (the lowest free number), and the
+// interface is renamed once made. Renaming "pppK" to "pppN" would race with units being
+// made at the same time: the kernel names each new unit "pppK" by its number until it is
+// renamed, so the one being renamed to "pppN" may find N taken by another's temporary name.
+func unitNumber(name string) int32 {
+	digits, ok := strings.CutPrefix(name, "ppp")
+	if !ok || digits == "" || len(digits) > 1 && digits[0] == '0' || strings.Trim(digits, "0123456789") != "" {
+		return -1
+	}
+	n, err := strconv.ParseInt(digits, 10, 32)
+	if err != nil {
+		return -1
+	}
+	return int32(n)
 }
 
 // run reads the unit file: the frames the unit does not pass as packets (the NCPs) go to

@@ -40,6 +40,13 @@
 // control queue, read by the engine with ReadFrame. A full queue drops frames
 // (kernel.DropQueueFull) rather than stall the data path.
 //
+// A PPPoE port demultiplexes session frames by (VLAN tags, our MAC address, the peer's,
+// session ID). Our address is the interface's or an extra one that a client uses
+// (kernel.FrameInfo.Src, for a load generator's emulated hosts): the first use of an
+// extra address adds it to the interface's unicast filter through the port's AF_PACKET
+// socket (PACKET_MR_UNICAST; the kernel falls back to promiscuous mode on an interface
+// without one), and closing the socket removes it again.
+//
 // Lookups on the hot path (session by ID, channel by PPPoE key, session by destination
 // address on the shared unit) read immutable maps through atomic pointers; writers copy
 // the map under the owning object's mutex.

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -199,6 +200,10 @@ type fakeEth struct {
 
 	discard bool
 	written atomic.Uint64
+
+	umu      sync.Mutex // guards unicast
+	unicast  [][6]byte  // addUnicast calls, in order
+	failUcst error      // returned by addUnicast when set
 }
 
 func (e *fakeEth) readFrame(b []byte) (ethFrame, error) {
@@ -226,6 +231,22 @@ func (e *fakeEth) writeFrame(f ethFrame) error {
 	f.payload = bytes.Clone(f.payload)
 	e.out <- f
 	return nil
+}
+
+func (e *fakeEth) addUnicast(mac [6]byte) error {
+	e.umu.Lock()
+	defer e.umu.Unlock()
+	if e.failUcst != nil {
+		return e.failUcst
+	}
+	e.unicast = append(e.unicast, mac)
+	return nil
+}
+
+func (e *fakeEth) unicastAddrs() [][6]byte {
+	e.umu.Lock()
+	defer e.umu.Unlock()
+	return slices.Clone(e.unicast)
 }
 
 func (e *fakeEth) hardwareAddr() [6]byte { return e.mac }

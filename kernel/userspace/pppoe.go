@@ -1,6 +1,7 @@
 package userspace
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"slices"
@@ -20,12 +21,12 @@ const (
 	etherTypeSession   = 0x8864
 )
 
-// pppoeKey identifies a PPPoE session on a port: the VLAN tags, the peer's MAC address and
-// the session ID (RFC 2516 §4: the session is identified by the peer's address and the
-// SESSION_ID).
+// pppoeKey identifies a PPPoE session on a port: the VLAN tags, our MAC address (the
+// interface's or an extra one), the peer's and the session ID (RFC 2516 §4: the session is
+// identified by the Ethernet addresses and the SESSION_ID).
 type pppoeKey struct {
 	outerVLAN, vlan uint16
-	peer            [6]byte
+	local, peer     [6]byte
 	sid             uint16
 }
 
@@ -45,8 +46,10 @@ type pppoePort struct {
 	wg    sync.WaitGroup
 
 	sessions cowMap[pppoeKey, *pppoeSession]
+	// extra holds the extra addresses we act for (see kernel.PPPoEPort), read per frame.
+	extra cowMap[[6]byte, struct{}]
 
-	mu     sync.Mutex // guards closed and session changes
+	mu     sync.Mutex // guards closed, session changes and extra changes
 	closed bool
 }
 
@@ -118,9 +121,10 @@ func (p *pppoePort) run() {
 // handle handles one frame read into buf.
 func (p *pppoePort) handle(buf []byte, f ethFrame) {
 	// Another VLAN's traffic, or (on a promiscuous interface) a frame for another host,
-	// is not ours: ignored, not dropped. A PPPoE session is identified by both MAC
-	// addresses and the session ID (RFC 2516 §4).
-	if !p.serves(f.vlan) || f.dst != p.mac && (f.dst[0]&1 == 0 || f.etherType == etherTypeSession) {
+	// is not ours: ignored, not dropped. Ours are the frames to the interface's address,
+	// to an extra address in use, and discovery frames to a group address. A PPPoE
+	// session is identified by both MAC addresses and the session ID (RFC 2516 §4).
+	if !p.serves(f.vlan) || !p.accepts(f) {
 		return
 	}
 	switch f.etherType {
@@ -138,7 +142,7 @@ func (p *pppoePort) handle(buf []byte, f ethFrame) {
 			p.ctr.drop(kernel.DropMalformed)
 			return
 		}
-		s, ok := p.sessions.get(pppoeKey{outerVLAN: f.outerVLAN, vlan: f.vlan, peer: f.src, sid: sid})
+		s, ok := p.sessions.get(pppoeKey{outerVLAN: f.outerVLAN, vlan: f.vlan, local: f.dst, peer: f.src, sid: sid})
 		if !ok {
 			p.ctr.drop(kernel.DropNoSession)
 			return
@@ -152,6 +156,48 @@ func (p *pppoePort) handle(buf []byte, f ethFrame) {
 		}
 		s.ch.input(buf[:off+len(ppp)], off)
 	}
+}
+
+// accepts reports whether a frame of a served VLAN is addressed to us.
+func (p *pppoePort) accepts(f ethFrame) bool {
+	switch {
+	case f.dst == p.mac:
+		return true
+	case f.dst[0]&1 != 0:
+		return f.etherType == etherTypeDiscovery
+	}
+	_, ok := p.extra.get(f.dst)
+	return ok
+}
+
+// source returns our address for a frame sent with fi: the interface's when fi.Src is
+// nil or the interface's, else the extra address fi.Src, which from now on the port
+// receives for (kernel.PPPoEPort).
+func (p *pppoePort) source(fi kernel.FrameInfo) ([6]byte, error) {
+	if fi.Src == nil || bytes.Equal(fi.Src, p.mac[:]) {
+		return p.mac, nil
+	}
+	if !kernel.IsUnicastMAC(fi.Src) {
+		return [6]byte{}, fmt.Errorf("%w: %v", kernel.ErrSourceMAC, fi.Src)
+	}
+	mac := [6]byte(fi.Src)
+	if _, ok := p.extra.get(mac); ok {
+		return mac, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return [6]byte{}, net.ErrClosed
+	}
+	if _, ok := p.extra.get(mac); ok {
+		return mac, nil
+	}
+	if err := p.p.addUnicast(mac); err != nil {
+		return [6]byte{}, err
+	}
+	p.extra.set(mac, struct{}{})
+	p.log.Info("extra MAC address in use", zap.Stringer("mac", net.HardwareAddr(mac[:])))
+	return mac, nil
 }
 
 // trimPPPoE cuts the Ethernet padding after a PPPoE packet, by its LENGTH field (RFC 2516
@@ -206,7 +252,11 @@ func (p *pppoePort) WriteDiscovery(b []byte, to kernel.FrameInfo) error {
 	if p.isClosed() {
 		return net.ErrClosed
 	}
-	f := ethFrame{dst: [6]byte(to.Dst), src: p.mac, vlan: to.VLAN, outerVLAN: to.OuterVLAN, etherType: etherTypeDiscovery, payload: b}
+	src, err := p.source(to)
+	if err != nil {
+		return opErr("write discovery", p.ifc, err)
+	}
+	f := ethFrame{dst: [6]byte(to.Dst), src: src, vlan: to.VLAN, outerVLAN: to.OuterVLAN, etherType: etherTypeDiscovery, payload: b}
 	if err := p.p.writeFrame(f); err != nil {
 		if isClosed(err) {
 			return net.ErrClosed
@@ -223,8 +273,9 @@ func (p *pppoePort) isClosed() bool {
 	return p.closed
 }
 
-// OpenSession creates the channel of session id with the peer peer.Dst on peer.VLAN.
-// mtu is the PPP-Max-Payload (RFC 4638) or 0 for the interface MTU - 8.
+// OpenSession creates the channel of session id with the peer peer.Dst on peer.VLAN, for
+// our address peer.Src (nil: the interface's). mtu is the PPP-Max-Payload (RFC 4638) or 0
+// for the interface MTU - 8.
 func (p *pppoePort) OpenSession(id uint16, peer kernel.FrameInfo, mtu int) (kernel.Channel, error) {
 	obj := fmt.Sprintf("pppoe session %d on %s", id, p.ifc)
 	if id == 0 || id == pppoe.ReservedSessionID || len(peer.Dst) != 6 {
@@ -235,7 +286,11 @@ func (p *pppoePort) OpenSession(id uint16, peer kernel.FrameInfo, mtu int) (kern
 	if limit := p.mtu - 8; mtu <= 0 || mtu > limit {
 		mtu = limit
 	}
-	key := pppoeKey{outerVLAN: peer.OuterVLAN, vlan: peer.VLAN, peer: [6]byte(peer.Dst), sid: id}
+	local, err := p.source(peer)
+	if err != nil {
+		return nil, opErr("open", obj, err)
+	}
+	key := pppoeKey{outerVLAN: peer.OuterVLAN, vlan: peer.VLAN, local: local, peer: [6]byte(peer.Dst), sid: id}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -270,7 +325,7 @@ func (s *pppoeSession) xmitPPP(buf []byte, off int) error {
 		return err
 	}
 	p := s.port
-	f := ethFrame{dst: s.key.peer, src: p.mac, vlan: s.key.vlan, outerVLAN: s.key.outerVLAN, etherType: etherTypeSession, payload: buf[off:]}
+	f := ethFrame{dst: s.key.peer, src: s.key.local, vlan: s.key.vlan, outerVLAN: s.key.outerVLAN, etherType: etherTypeSession, payload: buf[off:]}
 	if err := p.p.writeFrame(f); err != nil {
 		p.ctr.drop(kernel.DropWrite)
 		return err
@@ -288,6 +343,8 @@ func (p *pppoePort) Close() error {
 	}
 	p.closed = true
 	sessions := p.sessions.clear()
+	// The extra addresses leave the interface's unicast filter with the socket.
+	p.extra.clear()
 	p.mu.Unlock()
 	for _, s := range sessions {
 		s.ch.Close()

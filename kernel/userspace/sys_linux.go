@@ -4,6 +4,7 @@ package userspace
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"runtime"
@@ -182,9 +183,10 @@ func (e *ethDevice) writeFrame(f ethFrame) error {
 	return err
 }
 
-func (e *ethDevice) hardwareAddr() [6]byte { return e.mac }
-func (e *ethDevice) mtu() int              { return e.p.MTU() }
-func (e *ethDevice) close() error          { return e.p.Close() }
+func (e *ethDevice) addUnicast(mac [6]byte) error { return e.p.AddUnicast(net.HardwareAddr(mac[:])) }
+func (e *ethDevice) hardwareAddr() [6]byte        { return e.mac }
+func (e *ethDevice) mtu() int                     { return e.p.MTU() }
+func (e *ethDevice) close() error                 { return e.p.Close() }
 
 func (s *osSystem) setMTU(dev, mtu int) error { return s.h.SetMTU(dev, mtu) }
 

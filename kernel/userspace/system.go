@@ -78,6 +78,8 @@ type ethPort interface {
 	// can make it so.
 	readFrame(b []byte) (ethFrame, error)
 	writeFrame(f ethFrame) error
+	// addUnicast makes the interface accept frames addressed to mac too (until close).
+	addUnicast(mac [6]byte) error
 	hardwareAddr() [6]byte
 	mtu() int
 	close() error

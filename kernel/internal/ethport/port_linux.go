@@ -298,6 +298,32 @@ func (p *Port) ioError(op string, err error) error {
 	return &kernel.OpError{Op: op, Object: p.name, Err: err}
 }
 
+// AddUnicast makes the interface accept frames addressed to the unicast address mac as
+// well as to its own, so that ReadFrame returns them. It joins mac as a PACKET_MR_UNICAST
+// membership of the socket: the kernel adds mac to the device's unicast address filter
+// (dev_uc_add), and an interface without such a filter goes into promiscuous mode while
+// the list is not empty (__dev_set_rx_mode). The membership belongs to the socket and ends
+// when the Port closes (packet_release), which undoes both. Adding an address again only
+// counts it again.
+func (p *Port) AddUnicast(mac net.HardwareAddr) error {
+	const op = "add unicast address"
+	if len(mac) != 6 || mac[0]&1 != 0 {
+		return &kernel.OpError{Op: op, Object: p.name, Err: unix.EINVAL}
+	}
+	mreq := unix.PacketMreq{Ifindex: int32(p.index), Type: unix.PACKET_MR_UNICAST, Alen: 6}
+	copy(mreq.Address[:], mac)
+	var err error
+	if cerr := p.rc.Control(func(fd uintptr) {
+		err = unix.SetsockoptPacketMreq(int(fd), unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP, &mreq)
+	}); cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return p.ioError(op, err)
+	}
+	return nil
+}
+
 // SetReadDeadline sets the deadline for ReadFrame; a ReadFrame past it returns an error
 // wrapping os.ErrDeadlineExceeded. The zero time means none.
 func (p *Port) SetReadDeadline(t time.Time) error { return p.f.SetReadDeadline(t) }

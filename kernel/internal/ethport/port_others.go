@@ -27,6 +27,9 @@ func (p *Port) ReadFrame(b []byte) (Frame, error) { return Frame{}, errUnimpleme
 // WriteFrame is not implemented on this platform.
 func (p *Port) WriteFrame(f Frame, scratch []byte) error { return errUnimplemented }
 
+// AddUnicast is not implemented on this platform.
+func (p *Port) AddUnicast(mac net.HardwareAddr) error { return errUnimplemented }
+
 // SetReadDeadline is not implemented on this platform.
 func (p *Port) SetReadDeadline(t time.Time) error { return errUnimplemented }
 

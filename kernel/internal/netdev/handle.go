@@ -1,8 +1,10 @@
 package netdev
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 
 	"github.com/mdlayher/netlink"
@@ -250,6 +252,52 @@ func (h *Handle) AddVLAN(parent int, name string, id uint16) (Link, error) {
 	if errors.Is(err, unix.EEXIST) {
 		l, lerr := h.LinkByName(name)
 		if lerr == nil && l.Kind == "vlan" && l.ParentIndex == parent && l.VLANID == id {
+			return l, nil
+		}
+		return Link{}, err
+	}
+	if err != nil {
+		return Link{}, err
+	}
+	return h.LinkByName(name)
+}
+
+// AddMacvlan creates the macvlan interface name on link parent with the MAC address mac,
+// in bridge mode, in interface group group (0: the default group), and returns it. It is
+// down; bring it up with SetUp, which fails with an error wrapping unix.EADDRINUSE when
+// the parent or another of its macvlans already has the address (macvlan_open). If a
+// macvlan of that name with the same parent and address exists, AddMacvlan returns it; a
+// different link of that name is an error wrapping unix.EEXIST. On a kernel without
+// macvlan support the error wraps unix.EOPNOTSUPP.
+func (h *Handle) AddMacvlan(parent int, name string, mac net.HardwareAddr, group uint32) (Link, error) {
+	const op = "add macvlan"
+	if err := checkIfName(name); err != nil {
+		return Link{}, &kernel.OpError{Op: op, Object: name, Err: err}
+	}
+	if len(mac) != 6 || mac[0]&1 != 0 {
+		return Link{}, &kernel.OpError{Op: op, Object: name, Err: fmt.Errorf("netdev: %v is not a unicast MAC address", mac)}
+	}
+	ae := netlink.NewAttributeEncoder()
+	ae.String(iflaIfname, name)
+	ae.Uint32(iflaLink, uint32(parent))
+	ae.Bytes(iflaAddress, mac)
+	if group != 0 {
+		// Set at creation (rtnl_create_link), so that the link is never outside the
+		// group, even if probox dies right after.
+		ae.Uint32(iflaGroup, group)
+	}
+	ae.Nested(iflaLinkinfo, func(nae *netlink.AttributeEncoder) error {
+		nae.String(iflaInfoKind, "macvlan")
+		nae.Nested(iflaInfoData, func(dae *netlink.AttributeEncoder) error {
+			dae.Uint32(iflaMacvlanMode, macvlanModeBridge)
+			return nil
+		})
+		return nil
+	})
+	err := h.newLink(op, name, ae)
+	if errors.Is(err, unix.EEXIST) {
+		l, lerr := h.LinkByName(name)
+		if lerr == nil && l.Kind == "macvlan" && l.ParentIndex == parent && bytes.Equal(l.HardwareAddr, mac) {
 			return l, nil
 		}
 		return Link{}, err

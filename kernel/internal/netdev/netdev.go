@@ -23,6 +23,10 @@ type Link struct {
 	ParentIndex int
 	// VLANID is the 802.1Q VLAN ID of a "vlan" link (IFLA_VLAN_ID; 0 otherwise).
 	VLANID uint16
+	// Promiscuity counts the reasons the link is in promiscuous mode (IFLA_PROMISCUITY):
+	// requests, and the kernel's own fallback for unicast addresses a device without a
+	// unicast filter must accept (a macvlan on it, a packet socket's PACKET_MR_UNICAST).
+	Promiscuity uint32
 	// OperState is the RFC 2863 operational state (IFLA_OPERSTATE): OperUp once the
 	// link carries traffic. The kernel updates it asynchronously after a change (link
 	// watch), and reports OperUnknown for devices that do not track it, such as TUN.

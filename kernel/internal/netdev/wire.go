@@ -40,11 +40,15 @@ const (
 	iflaOperstate = 16
 	iflaLinkinfo  = 18
 	iflaGroup     = 27
+	iflaPromisc   = 30 // IFLA_PROMISCUITY
 
 	iflaInfoKind = 1
 	iflaInfoData = 2
 	iflaVLANID   = 1 // IFLA_VLAN_ID, inside IFLA_INFO_DATA of kind "vlan"
 	vethInfoPeer = 1 // VETH_INFO_PEER, inside IFLA_INFO_DATA of kind "veth"
+
+	iflaMacvlanMode   = 1 // IFLA_MACVLAN_MODE, inside IFLA_INFO_DATA of kind "macvlan"
+	macvlanModeBridge = 4 // MACVLAN_MODE_BRIDGE
 
 	ifaAddress = 1
 	ifaLocal   = 2
@@ -188,6 +192,8 @@ func parseLink(b []byte) (Link, error) {
 			l.ParentIndex = int(ad.Uint32())
 		case iflaOperstate:
 			l.OperState = ad.Uint8()
+		case iflaPromisc:
+			l.Promiscuity = ad.Uint32()
 		case iflaLinkinfo:
 			ad.Nested(func(nad *netlink.AttributeDecoder) error {
 				var data []byte

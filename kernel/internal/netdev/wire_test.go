@@ -38,6 +38,9 @@ func marshalLink(l Link) []byte {
 		ae.Uint32(iflaLink, uint32(l.ParentIndex))
 	}
 	ae.Uint8(iflaOperstate, l.OperState)
+	if l.Promiscuity != 0 {
+		ae.Uint32(iflaPromisc, l.Promiscuity)
+	}
 	if l.Kind != "" {
 		ae.Nested(iflaLinkinfo, func(nae *netlink.AttributeEncoder) error {
 			nae.String(iflaInfoKind, l.Kind)
@@ -92,6 +95,8 @@ func TestRequests(t *testing.T) {
 	}
 	vlan := Link{Index: 9, Name: "eth0.7", MTU: 1500, Up: false, Kind: "vlan", ParentIndex: 2, VLANID: 7,
 		HardwareAddr: net.HardwareAddr{2, 0, 0, 0, 0, 1}}
+	mvMAC := net.HardwareAddr{2, 0, 0, 0, 1, 5}
+	macvlan := Link{Index: 11, Name: "mv0", MTU: 1500, Kind: "macvlan", ParentIndex: 2, HardwareAddr: mvMAC, Group: 1701}
 	reply := func(typ netlink.HeaderType, bodies ...[]byte) func(netlink.Message) ([]netlink.Message, error) {
 		return func(req netlink.Message) ([]netlink.Message, error) {
 			var msgs []netlink.Message
@@ -244,6 +249,82 @@ func TestRequests(t *testing.T) {
 			},
 			wantRes: Link{},
 			wantErr: unix.EEXIST,
+		},
+		{
+			name:    "add macvlan",
+			call:    func(h *Handle) (any, error) { return h.AddMacvlan(2, "mv0", mvMAC, 1701) },
+			answers: []func(netlink.Message) ([]netlink.Message, error){ack, reply(rtmNewLink, marshalLink(macvlan))},
+			want: []request{
+				{rtmNewLink, reqCreate, "00000000 00000000 00000000 00000000" +
+					"08000300 6d763000" + // IFLA_IFNAME "mv0"
+					"08000500 02000000" + // IFLA_LINK 2
+					"0a000100 02000000 01050000" + // IFLA_ADDRESS 02:00:00:00:01:05
+					"08001b00 a5060000" + // IFLA_GROUP 1701
+					"1c001280" + // IFLA_LINKINFO (nested)
+					"0c000100 6d616376 6c616e00" + // IFLA_INFO_KIND "macvlan"
+					"0c000280 08000100 04000000"}, // IFLA_INFO_DATA { IFLA_MACVLAN_MODE bridge }
+				{rtmGetLink, netlink.Request, "00000000 00000000 00000000 00000000 08000300 6d763000"},
+			},
+			wantRes: macvlan,
+		},
+		{
+			name:    "add macvlan in the default group",
+			call:    func(h *Handle) (any, error) { return h.AddMacvlan(2, "mv0", mvMAC, 0) },
+			answers: []func(netlink.Message) ([]netlink.Message, error){ack, reply(rtmNewLink, marshalLink(macvlan))},
+			want: []request{
+				{rtmNewLink, reqCreate, "00000000 00000000 00000000 00000000" +
+					"08000300 6d763000 08000500 02000000 0a000100 02000000 01050000 1c001280" +
+					"0c000100 6d616376 6c616e00 0c000280 08000100 04000000"},
+				{rtmGetLink, netlink.Request, "00000000 00000000 00000000 00000000 08000300 6d763000"},
+			},
+			wantRes: macvlan,
+		},
+		{
+			name: "add macvlan that exists",
+			call: func(h *Handle) (any, error) { return h.AddMacvlan(2, "mv0", mvMAC, 1701) },
+			answers: []func(netlink.Message) ([]netlink.Message, error){
+				fail(unix.EEXIST), reply(rtmNewLink, marshalLink(macvlan))},
+			want: []request{
+				{rtmNewLink, reqCreate, "00000000 00000000 00000000 00000000" +
+					"08000300 6d763000 08000500 02000000 0a000100 02000000 01050000 08001b00 a5060000" +
+					"1c001280 0c000100 6d616376 6c616e00 0c000280 08000100 04000000"},
+				{rtmGetLink, netlink.Request, "00000000 00000000 00000000 00000000 08000300 6d763000"},
+			},
+			wantRes: macvlan,
+		},
+		{
+			name: "add macvlan clashing with another address",
+			call: func(h *Handle) (any, error) {
+				return h.AddMacvlan(2, "mv0", net.HardwareAddr{2, 0, 0, 0, 1, 6}, 1701)
+			},
+			answers: []func(netlink.Message) ([]netlink.Message, error){
+				fail(unix.EEXIST), reply(rtmNewLink, marshalLink(macvlan))},
+			want: []request{
+				{rtmNewLink, reqCreate, "00000000 00000000 00000000 00000000" +
+					"08000300 6d763000 08000500 02000000 0a000100 02000000 01060000 08001b00 a5060000" +
+					"1c001280 0c000100 6d616376 6c616e00 0c000280 08000100 04000000"},
+				{rtmGetLink, netlink.Request, "00000000 00000000 00000000 00000000 08000300 6d763000"},
+			},
+			wantRes: Link{},
+			wantErr: unix.EEXIST,
+		},
+		{
+			name:    "add macvlan with a busy address",
+			call:    func(h *Handle) (any, error) { return h.AddMacvlan(2, "mv0", mvMAC, 1701) },
+			answers: []func(netlink.Message) ([]netlink.Message, error){fail(unix.EADDRINUSE)},
+			want: []request{
+				{rtmNewLink, reqCreate, "00000000 00000000 00000000 00000000" +
+					"08000300 6d763000 08000500 02000000 0a000100 02000000 01050000 08001b00 a5060000" +
+					"1c001280 0c000100 6d616376 6c616e00 0c000280 08000100 04000000"},
+			},
+			wantRes: Link{},
+			wantErr: unix.EADDRINUSE,
+		},
+		{
+			name:    "add macvlan with a group address",
+			call:    func(h *Handle) (any, error) { return h.AddMacvlan(2, "mv0", net.HardwareAddr{1, 0, 0x5e, 0, 0, 1}, 0) },
+			wantRes: Link{},
+			wantErr: errAny,
 		},
 		{
 			name: "add veth",
@@ -487,6 +568,12 @@ var (
 		"10001200 08000100 74756e00 04000200") // IFLA_LINKINFO { KIND "tun", DATA {} }
 	goldenVLANLink = marshalLink(Link{Index: 9, Name: "eth0.7", MTU: 1500, Kind: "vlan", ParentIndex: 2, VLANID: 7,
 		HardwareAddr: net.HardwareAddr{2, 0, 0, 0, 0, 1}})
+	// A veth with an up macvlan on it: promiscuity 1 (IFLA_PROMISCUITY).
+	goldenPromiscLink = unhex("00000000 04000000 43110100 00000000" +
+		"09000300 6c6f7765 72000000" + // "lower"
+		"08000400 dc050000" + // MTU 1500
+		"08001e00 01000000" + // IFLA_PROMISCUITY 1
+		"0c001200 08000100 76657468") // IFLA_LINKINFO { KIND "veth" }
 	goldenAddrV4 = unhex("02200000 05000000 08000200 0a000001 08000100 0a000002 08000800 00000000")
 	goldenAddrV6 = unhex("0a408000 02000000 14000100 fe800000 00000000 00000000 00000001" +
 		"14000600 ffffffff ffffffff 01000000 01000000 08000800 80000000")
@@ -505,6 +592,7 @@ func TestParseLink(t *testing.T) {
 		{name: "loopback", in: goldenLink, want: Link{Index: 1, Name: "lo", MTU: 65536, Up: true,
 			HardwareAddr: net.HardwareAddr{0, 0, 0, 0, 0, 0}}},
 		{name: "tun", in: goldenTunLink, want: Link{Index: 7, Name: "probox0", MTU: 1500, Up: true, Group: 42, Kind: "tun", OperState: OperUp}},
+		{name: "promiscuous", in: goldenPromiscLink, want: Link{Index: 4, Name: "lower", MTU: 1500, Up: true, Kind: "veth", Promiscuity: 1}},
 		{name: "vlan", in: goldenVLANLink, want: Link{Index: 9, Name: "eth0.7", MTU: 1500, Kind: "vlan", ParentIndex: 2,
 			VLANID: 7, HardwareAddr: net.HardwareAddr{2, 0, 0, 0, 0, 1}}},
 		{name: "short header", in: goldenLink[:15], wantErr: true},
@@ -594,7 +682,7 @@ func TestParseRoute(t *testing.T) {
 }
 
 func FuzzParseLink(f *testing.F) {
-	for _, b := range [][]byte{goldenLink, goldenTunLink, goldenVLANLink} {
+	for _, b := range [][]byte{goldenLink, goldenTunLink, goldenVLANLink, goldenPromiscLink} {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
