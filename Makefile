@@ -12,10 +12,17 @@ STATICCHECK := $(CURDIR)/bin/staticcheck
 FUZZTIME  ?= 3s
 VM        ?= ../shared/vm/kernel-vm
 # Packages whose tests need the kernel VM; make test-kernel runs them in one boot.
-KERNEL_TEST_PKGS ?= kernel/linux
+KERNEL_TEST_PKGS ?= kernel/linux e2e
+# Debian packages the e2e tests add to the guest image: tshark decodes the captures,
+# iperf3 measures throughput (bench-kernel). They change the image's cache key, so the
+# image lives in a cache of its own, apart from the plain one of ../shared/vm (which
+# would otherwise be rebuilt each time either is used: kernel-vm keeps one image per cache).
+export KVM_EXTRA_PACKAGES ?= tshark iperf3
+export KVM_CACHE ?= $(if $(filter 0,$(shell id -u)),/var/cache/kernel-vm-probox,$(HOME)/.cache/kernel-vm-probox)
+KVM_MEM   ?= 1536
 LINKS     := prol2tpd propppd proacd prol2tp prol2tpwatch propppctl propppwatch proac_manage proac_info
 
-.PHONY: help build test test-short test-kernel bench lint fuzz-smoke demo install symlinks docs check-docs clean tools
+.PHONY: help build test test-short test-kernel bench-kernel bench lint fuzz-smoke demo install symlinks docs check-docs clean tools
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -29,15 +36,28 @@ test: ## run every test (root runs the namespace tests too); the one command CI 
 test-short: ## unit tests only (no root, no namespaces)
 	$(GO) test -race -short ./...
 
-test-kernel: ## run the kernel data plane tests in the kernel VM, one boot (../shared/vm/README.md)
+test-kernel: ## run the kernel data plane and e2e tests in the kernel VM, one boot (../shared/vm/README.md)
 	@mkdir -p bin/kernel-tests
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/kernel-tests/probox .
 	@set -e; args=; for p in $(KERNEL_TEST_PKGS); do \
 	  b=bin/kernel-tests/$$(echo $$p | tr / -).test; \
 	  echo "build $$b"; \
 	  CGO_ENABLED=0 $(GO) test -c -o $$b ./$$p; \
 	  args="$$args $$p=$$b"; \
 	done; \
-	$(VM) --timeout 900 -- ./scripts/kernel-tests.sh $$args
+	$(VM) --mem $(KVM_MEM) --timeout 900 -e PROBOX_E2E_BIN=$(CURDIR)/bin/kernel-tests/probox \
+	  $(if $(KERNEL_TEST_ARGS),-e 'KERNEL_TEST_ARGS=$(KERNEL_TEST_ARGS)') -- ./scripts/kernel-tests.sh $$args
+
+BENCH_SESSIONS ?= 10
+
+bench-kernel: ## kernel vs userspace data plane in the kernel VM: iperf3 throughput, session setup rate
+	@mkdir -p bin/kernel-tests
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/kernel-tests/probox .
+	CGO_ENABLED=0 $(GO) test -c -o bin/kernel-tests/e2e.test ./e2e
+	$(VM) --mem $(KVM_MEM) --timeout 900 -e PROBOX_E2E_BIN=$(CURDIR)/bin/kernel-tests/probox -- bash -c '\
+	  cd e2e && set -e; \
+	  ../bin/kernel-tests/e2e.test -test.run "^$$" -test.bench "^BenchmarkDataplaneThroughput$$" -test.benchtime 1x; \
+	  ../bin/kernel-tests/e2e.test -test.run "^$$" -test.bench "^BenchmarkDataplaneSessionSetup$$" -test.benchtime $(BENCH_SESSIONS)x'
 
 bench: ## run the benchmarks (figures go into BENCHMARKS.md)
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -61,6 +61,7 @@ func TestL2TPClientToLNS(t *testing.T) {
 
 			stopCapture := capture(t, lnsNS, "eth0", "udp port 1701")
 			lns := startDaemon(t, lnsNS, "lns", lnsConfig, map[string]string{"secrets": "alice alice-secret\n"})
+			hookLog := lns.hook("session-up", "tunnel-up", "session-down")
 			cli := startDaemon(t, cliNS, "cli", clientConfig(tc.peer, tc.version), nil)
 
 			netns.WaitFor(t, 30*time.Second, func() bool { return addrOf(cliNS, "ppp0") != "" }, "the client's ppp0 address")
@@ -84,6 +85,18 @@ func TestL2TPClientToLNS(t *testing.T) {
 				}
 			}
 
+			// The hook scripts ran with the documented environment.
+			netns.WaitFor(t, 10*time.Second, func() bool {
+				b, _ := os.ReadFile(hookLog)
+				return strings.Count(string(b), "PROBOX_EVENT=session-up") >= 2
+			}, "the session-up hooks of the l2tp and ppp engines")
+			hooks, _ := os.ReadFile(hookLog)
+			for _, want := range []string{"PROBOX_EVENT=tunnel-up", "PROBOX_ENGINE=l2tp", "PROBOX_ENGINE=ppp", "PROBOX_USER=alice", "PROBOX_PEER_IP=100.64.0.", "PROBOX_L2TP_VERSION=" + tc.version} {
+				if !strings.Contains(string(hooks), want) {
+					t.Errorf("hook environment lacks %s:\n%s", want, hooks)
+				}
+			}
+
 			// Disconnect from the LNS: both sides clean up.
 			inst := firstInstance(t, list)
 			lns.cli("propppctl", "destroy", inst)
@@ -97,8 +110,8 @@ func TestL2TPClientToLNS(t *testing.T) {
 			lns.stop()
 			sum, verbose := stopCapture()
 			checkDecode(t, sum, verbose, "SCCRQ", "SCCRP", "SCCCN", "ICRQ", "ICRP", "ICCN", "CDN", "StopCCN")
-			b.AssertNoLinks(cliNS, "lo", "eth0")
-			b.AssertNoLinks(lnsNS, "lo", "eth0")
+			assertClean(t, b, cliNS, []*daemon{cli}, "eth0")
+			assertClean(t, b, lnsNS, []*daemon{lns}, "eth0")
 		})
 	}
 }
@@ -117,18 +130,26 @@ func firstInstance(t *testing.T, list string) string {
 
 // capture runs tshark on iface in ns, writing to a file; stop it with the returned func,
 // which returns the decoded packet summaries (one line per packet) and the verbose
-// decode. Skips the test when tshark is not installed.
-func capture(t *testing.T, ns *netns.NS, iface, filter string) func() (summary, verbose string) {
+// decode. readOpts are more tshark options for the decode (e.g. "-o", "pref:value" where
+// no control message tells tshark a static session's cookie size). Skips the test when
+// tshark is not installed.
+func capture(t *testing.T, ns *netns.NS, iface, filter string, readOpts ...string) func() (summary, verbose string) {
 	t.Helper()
 	if _, err := exec.LookPath("tshark"); err != nil {
 		t.Skip("tshark not installed (apt-get install tshark)")
 	}
 	path := filepath.Join(t.TempDir(), "capture.pcapng")
-	p := ns.Start(t, "tshark", "-q", "-i", iface, "-f", filter, "-w", path)
+	// dumpcap (tshark's capture engine, in the same package) starts in a second where
+	// tshark, loading every dissector, takes several in the VM.
+	capturer := "dumpcap"
+	if _, err := exec.LookPath(capturer); err != nil {
+		capturer = "tshark"
+	}
+	p := ns.Start(t, capturer, "-q", "-i", iface, "-f", filter, "-w", path)
 	netns.WaitFor(t, 20*time.Second, func() bool {
 		fi, err := os.Stat(path)
 		return err == nil && fi.Size() > 0
-	}, "tshark to start capturing")
+	}, capturer+" to start capturing")
 	return func() (string, string) {
 		t.Helper()
 		ctx := context.Background()
@@ -148,22 +169,39 @@ func capture(t *testing.T, ns *netns.NS, iface, filter string) func() (summary, 
 			return !grown
 		}, "the capture file to stop growing")
 		p.Stop(10 * time.Second)
-		sum, err := ns.Run(ctx, "tshark", "-r", path)
+		// One pass (tshark starts slowly in the VM): -P prints each packet's summary
+		// line before its -V details.
+		out, err := ns.Run(ctx, "tshark", append([]string{"-r", path, "-P", "-V"}, readOpts...)...)
 		if err != nil {
-			t.Fatalf("tshark -r: %v\n%s", err, sum)
+			t.Fatalf("tshark -r: %v\n%s", err, out)
 		}
-		verbose, err := ns.Run(ctx, "tshark", "-r", path, "-V")
-		if err != nil {
-			t.Fatalf("tshark -r -V: %v", err)
-		}
+		sum, verbose := splitDecode(out)
 		return sum, verbose
 	}
 }
 
+// splitDecode splits the output of tshark -P -V into the summary lines (each directly
+// followed by its packet's "Frame N:" details) and the details.
+func splitDecode(out string) (summary, verbose string) {
+	lines := strings.Split(out, "\n")
+	var sum, det strings.Builder
+	for i, l := range lines {
+		if i+1 < len(lines) && strings.HasPrefix(lines[i+1], "Frame ") && strings.TrimSpace(l) != "" {
+			sum.WriteString(l + "\n")
+			continue
+		}
+		det.WriteString(l + "\n")
+	}
+	return sum.String(), det.String()
+}
+
 // checkDecode fails the test when tshark flagged a malformed packet or when a message
-// type is missing from the capture.
+// type is missing from the capture. With PROBOX_E2E_DUMP set it logs the whole decode.
 func checkDecode(t *testing.T, summary, verbose string, want ...string) {
 	t.Helper()
+	if os.Getenv("PROBOX_E2E_DUMP") != "" {
+		t.Log(verbose)
+	}
 	for _, bad := range []string{"Malformed", "malformed", "Expert Info (Error"} {
 		if strings.Contains(verbose, bad) {
 			t.Errorf("tshark reports %q:\n%s", bad, summary)

@@ -79,8 +79,8 @@ ranges = ["100.64.0.10-100.64.0.200"]
 
 	sub.stop()
 	bras.stop()
-	b.AssertNoLinks(subNS, "lo", "eth0")
-	b.AssertNoLinks(brasNS, "lo", "eth0")
+	assertClean(t, b, subNS, []*daemon{sub}, "eth0")
+	assertClean(t, b, brasNS, []*daemon{bras}, "eth0")
 	sum, verbose := stopCapture()
 	checkDecode(t, sum, verbose, "PADI", "PADO", "PADR", "PADS", "PADT", "LCP", "CHAP", "IPCP")
 }
@@ -128,7 +128,7 @@ func TestPPPoEToLNS(t *testing.T) {
 	lnsB.AddAddr("eth0", "198.51.100.2/24")
 	stopCapture := capture(t, brasNS, "eth1", "udp port 1701")
 
-	startDaemon(t, lnsA, "lnsa", lnsFor("192.0.2.2", "100.64.1.10-100.64.1.100", "100.64.1.1"), map[string]string{"secrets": "alice@isp-a.example alice@isp-a.example-secret\n"})
+	la := startDaemon(t, lnsA, "lnsa", lnsFor("192.0.2.2", "100.64.1.10-100.64.1.100", "100.64.1.1"), map[string]string{"secrets": "alice@isp-a.example alice@isp-a.example-secret\n"})
 	lb := startDaemon(t, lnsB, "lnsb", lnsFor("198.51.100.2", "100.64.2.10-100.64.2.100", "100.64.2.1"), map[string]string{"secrets": "bob@isp-b.example bob@isp-b.example-secret\n"})
 	bras := startDaemon(t, brasNS, "bras", `
 [system]
@@ -178,8 +178,14 @@ peer = "198.51.100.2"
 
 	sub.stop()
 	bras.stop()
+	la.stop()
+	lb.stop()
 	sum, verbose := stopCapture()
 	checkDecode(t, sum, verbose, "SCCRQ", "ICRQ", "ICCN", "CDN")
+	assertClean(t, b, subNS, []*daemon{sub}, "eth0")
+	assertClean(t, b, brasNS, []*daemon{bras}, "eth0", "eth1", "eth2")
+	assertClean(t, b, lnsA, []*daemon{la}, "eth0")
+	assertClean(t, b, lnsB, []*daemon{lb}, "eth0")
 	if !strings.Contains(verbose, "Proxy Authen") && !strings.Contains(verbose, "Proxy Authentication") {
 		t.Errorf("the LAC's ICCN carries no proxy authentication AVPs")
 	}

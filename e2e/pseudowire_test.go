@@ -153,8 +153,8 @@ interface_name = "pwb0"
 			}
 			pa.stop()
 			pb.stop()
-			b.AssertNoLinks(nsA, "lo", "eth0")
-			b.AssertNoLinks(nsB, "lo", "eth0")
+			assertClean(t, b, nsA, []*daemon{pa}, "eth0")
+			assertClean(t, b, nsB, []*daemon{pb}, "eth0")
 			if stopCapture != nil {
 				sum, verbose := stopCapture()
 				checkDecode(t, sum, verbose, tc.decode...)

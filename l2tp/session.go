@@ -152,6 +152,17 @@ func (t *tunnel) sfsm(s *session, ev sessionEvent) {
 			}
 			t.sendSession(s, MsgICRP)
 		case sactSendICCN:
+			// The same on this side: the peer may send its first PPP frames as soon as
+			// it has our ICCN, before connect below has run; without the data plane
+			// session they would be dropped (seen with the kernel data plane, where the
+			// LNS's first LCP Configure-Request overtook the session creation and the
+			// link waited a restart timer, 3 s).
+			if err := t.ensureKernelSession(s); err != nil {
+				s.log.Warn("cannot create the data plane session", zap.Error(err))
+				s.setResult(ResultError{Result: uint16(CDNGeneralError), ErrorCode: uint16(ErrorInsufficientResources), Message: "data plane error"}, "data plane: "+err.Error())
+				t.sfsm(s, sevClose)
+				return
+			}
 			t.sendSession(s, MsgICCN)
 		case sactSendOCRQ:
 			t.sendSession(s, MsgOCRQ)

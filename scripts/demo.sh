@@ -21,7 +21,7 @@ if ! command -v ping >/dev/null; then
     { apt-get update -q >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -q iputils-ping >/dev/null; }
 fi
 
-P=pbxdemo$$          # namespace prefix, unique per run
+P=pboxdemo$$         # namespace prefix, unique per run (not "pbx": the e2e test bed owns those)
 W=$(mktemp -d /tmp/probox-demo.XXXXXX)
 PIDS=()
 cleanup() {

@@ -102,7 +102,11 @@ type tunnelInfo struct {
 }
 
 // sessionSpec is a SESSION_CREATE request. L2Spec, Cookie, PeerCookie and IfName are sent
-// only for L2TPv3 (the kernel reads them only then).
+// only for L2TPv3 (the kernel reads them only then). Cookie and PeerCookie mean what they
+// mean in kernel.SessionConfig (Cookie: the peer puts it on the packets it sends us;
+// PeerCookie: we put it on ours), which is the reverse of the attribute names: the kernel
+// sends L2TP_ATTR_COOKIE on every data packet and checks L2TP_ATTR_PEER_COOKIE on every
+// received one (l2tp_core.c: l2tp_build_l2tpv3_header, l2tp_recv_common).
 type sessionSpec struct {
 	Version                   uint8
 	TunnelID, ID, PeerID      uint32
@@ -119,7 +123,8 @@ type sessionModify struct {
 	RecvSeq, SendSeq, LNSMode bool
 }
 
-// sessionInfo is a session as SESSION_GET reports it.
+// sessionInfo is a session as SESSION_GET reports it. Cookie and PeerCookie are as in
+// sessionSpec.
 type sessionInfo struct {
 	TunnelID, ID, PeerTunnelID, PeerID uint32
 	PWType                             uint16
@@ -190,11 +195,12 @@ func encodeSessionCreate(s sessionSpec) ([]byte, error) {
 			l2len = 4
 		}
 		ae.Uint8(attrL2SpecLen, l2len)
-		if len(s.Cookie) > 0 {
-			ae.Bytes(attrCookie, s.Cookie)
-		}
+		// The kernel sends L2TP_ATTR_COOKIE and checks L2TP_ATTR_PEER_COOKIE (see sessionSpec).
 		if len(s.PeerCookie) > 0 {
-			ae.Bytes(attrPeerCookie, s.PeerCookie)
+			ae.Bytes(attrCookie, s.PeerCookie)
+		}
+		if len(s.Cookie) > 0 {
+			ae.Bytes(attrPeerCookie, s.Cookie)
 		}
 		if s.IfName != "" {
 			ae.String(attrIfname, s.IfName)
@@ -341,10 +347,10 @@ func parseSession(b []byte) (sessionInfo, error) {
 			s.PWType = ad.Uint16()
 		case attrIfname:
 			s.IfName = ad.String()
-		case attrCookie:
-			s.Cookie = append([]byte(nil), ad.Bytes()...)
-		case attrPeerCookie:
+		case attrCookie: // the cookie the kernel sends (see sessionSpec)
 			s.PeerCookie = append([]byte(nil), ad.Bytes()...)
+		case attrPeerCookie: // the cookie the kernel checks
+			s.Cookie = append([]byte(nil), ad.Bytes()...)
 		case attrRecvSeq:
 			s.RecvSeq = ad.Uint8() != 0
 		case attrSendSeq:

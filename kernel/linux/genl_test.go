@@ -137,7 +137,8 @@ func TestGenlRequests(t *testing.T) {
 			want: request{Cmd: cmdSessionCreate, Ver: 1, Flags: reqAck, Attrs: []netlink.Attribute{
 				a32(attrConnID, 100), a32(attrSessionID, 0x11223344), a32(attrPeerSessionID, 0x55667788), a16(attrPWType, 7),
 				a8(attrL2SpecType, 1), a8(attrL2SpecLen, 4),
-				abytes(attrCookie, []byte{1, 2, 3, 4}), abytes(attrPeerCookie, []byte{1, 2, 3, 4, 5, 6, 7, 8}),
+				// The kernel sends L2TP_ATTR_COOKIE (our PeerCookie) and checks L2TP_ATTR_PEER_COOKIE.
+				abytes(attrCookie, []byte{1, 2, 3, 4, 5, 6, 7, 8}), abytes(attrPeerCookie, []byte{1, 2, 3, 4}),
 				a8(attrRecvSeq, 1), a8(attrSendSeq, 1), a8(attrLNSMode, 1),
 			}},
 		},
@@ -283,11 +284,11 @@ func encodeSessionReply(s sessionInfo) []byte {
 	if s.IfName != "" {
 		ae.String(attrIfname, s.IfName)
 	}
-	if len(s.Cookie) > 0 {
-		ae.Bytes(attrCookie, s.Cookie)
-	}
 	if len(s.PeerCookie) > 0 {
-		ae.Bytes(attrPeerCookie, s.PeerCookie)
+		ae.Bytes(attrCookie, s.PeerCookie)
+	}
+	if len(s.Cookie) > 0 {
+		ae.Bytes(attrPeerCookie, s.Cookie)
 	}
 	ae.Uint8(attrRecvSeq, boolU8(s.RecvSeq))
 	ae.Uint8(attrSendSeq, boolU8(s.SendSeq))

@@ -592,6 +592,7 @@ func TestKernelL2TPv3EthernetStatic(t *testing.T) {
 	dpA := openDP(t, a, Config{InterfaceGroup: testGroup})
 	z.IP("l2tp", "add", "tunnel", "tunnel_id", "200", "peer_tunnel_id", "100", "encap", "udp",
 		"local", "192.0.2.2", "remote", "192.0.2.1", "udp_sport", "1701", "udp_dport", "1701")
+	// iproute2's cookie is the one the kernel sends, peer_cookie the one it checks.
 	z.IP("l2tp", "add", "session", "name", "static0", "tunnel_id", "200", "session_id", "22", "peer_session_id", "11",
 		"cookie", "0102030405060708", "peer_cookie", "a1a2a3a4", "l2spec_type", "default")
 	z.SetUp("static0")
@@ -601,7 +602,7 @@ func TestKernelL2TPv3EthernetStatic(t *testing.T) {
 	ok(t, err, "OpenTunnel")
 	ok(t, ta.Establish(200, netip.AddrPort{}), "Establish")
 	sa, err := ta.EnsureSession(kernel.SessionConfig{SessionID: 11, PeerSessionID: 22, PWType: kernel.PWEthernet, IfName: "probox0",
-		Cookie: []byte{0xa1, 0xa2, 0xa3, 0xa4}, PeerCookie: []byte{1, 2, 3, 4, 5, 6, 7, 8}, L2Spec: kernel.L2SpecDefault})
+		Cookie: []byte{1, 2, 3, 4, 5, 6, 7, 8}, PeerCookie: []byte{0xa1, 0xa2, 0xa3, 0xa4}, L2Spec: kernel.L2SpecDefault})
 	ok(t, err, "EnsureSession")
 	a.AddAddr(sa.Interface(), "203.0.113.1/24")
 	netns.WaitFor(t, 20*time.Second, func() bool {

@@ -1,0 +1,69 @@
+package l2tp
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/probox/probox/kernel/kerneltest"
+)
+
+// TestDataplaneSessionBeforeReply checks that each end creates its data plane session
+// before it sends the message after which the peer may send data: the LNS before its
+// ICRP, the LAC before its ICCN. The peer's first PPP frames would otherwise arrive before
+// the session exists and be dropped (with the kernel data plane the LNS's first LCP
+// Configure-Request did, and the link waited a restart timer, 3 s).
+func TestDataplaneSessionBeforeReply(t *testing.T) {
+	for _, v := range []string{"2", "3"} {
+		t.Run("v"+v, func(t *testing.T) {
+			within(t, func(t *testing.T) {
+				n := kerneltestNetwork()
+				var mu sync.Mutex
+				got := map[string]bool{} // "host message" -> data plane session existed when sent
+				var nodes map[string]*node
+				n.SetLoss(func(p kerneltest.Packet) bool {
+					if p.Kind != kerneltest.L2TPControl {
+						return false
+					}
+					typ, _, _ := peekControl(p.Data)
+					if typ != MsgICRP && typ != MsgICCN {
+						return false
+					}
+					mu.Lock()
+					nd := nodes[p.Host]
+					mu.Unlock()
+					ensured := false
+					for _, c := range nd.dp.Calls() {
+						ensured = ensured || strings.HasPrefix(c, "EnsureSession")
+					}
+					mu.Lock()
+					got[p.Host+" "+typ.String()] = ensured
+					mu.Unlock()
+					return false
+				})
+				lns := newNode(t, n, "lns", lnsDoc(""), "192.0.2.2")
+				lac := newNode(t, n, "lac", lacDoc("192.0.2.2", "version = "+v, ""), "192.0.2.1")
+				mu.Lock()
+				nodes = map[string]*node{"lns": lns, "lac": lac}
+				mu.Unlock()
+				lns.start()
+				lac.start()
+				if _, err := lac.e.PlaceCall(context.Background(), CallRequest{Tunnel: "lns"}); err != nil {
+					t.Fatalf("PlaceCall: %v", err)
+				}
+				synctest.Wait()
+				mu.Lock()
+				defer mu.Unlock()
+				want := map[string]bool{"lns ICRP": true, "lac ICCN": true}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("data plane session existed when sent (-want +got):\n%s", diff)
+				}
+				stopAll(lac, lns)
+			})
+		})
+	}
+}
