@@ -67,3 +67,34 @@ func TestDataplaneSessionBeforeReply(t *testing.T) {
 		})
 	}
 }
+
+// TestCallBurstBeyondSendQueue places more calls at once than the transport's send queue
+// holds, on a tunnel that is still being opened: the ICRQs that do not fit wait in the
+// tunnel and go out as the LNS acknowledges, so every call connects. (They were dropped
+// with a log line, and those calls hung until the LAC's establishment timeout.)
+func TestCallBurstBeyondSendQueue(t *testing.T) {
+	within(t, func(t *testing.T) {
+		n := kerneltestNetwork()
+		lns := newNode(t, n, "lns", lnsDoc("[tunnel_profile.default]\nrx_window_size = 4\n"), "192.0.2.2").start()
+		lac := newNode(t, n, "lac", lacDoc("192.0.2.2", "", ""), "192.0.2.1").start()
+		const calls = DefaultSendQueueLen + 100
+		var wg sync.WaitGroup
+		errs := make(chan error, calls)
+		for range calls {
+			wg.Go(func() {
+				if _, err := lac.e.PlaceCall(context.Background(), CallRequest{Tunnel: "lns"}); err != nil {
+					errs <- err
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("PlaceCall: %v", err)
+		}
+		if got := len(lns.sessions()); got != calls {
+			t.Errorf("LNS has %d sessions, want %d", got, calls)
+		}
+		stopAll(lac, lns)
+	})
+}

@@ -316,6 +316,7 @@ type transport struct {
 	rxHead int
 
 	ackOwed  bool      // a delivered message has not been acknowledged yet
+	owed     int       // messages delivered since the last acknowledgement
 	ackNow   bool      // acknowledge in this call (duplicate or StopCCN received)
 	ackAt    time.Time // when ackOwed turns into a ZLB; zero if not owed
 	lastRecv time.Time // last receipt of anything from the peer, or last HelloDue
@@ -591,6 +592,7 @@ func (t *transport) deliver(m *Message, out *transportOutput) {
 		t.rxHead = (t.rxHead + 1) % len(t.rxq)
 	}
 	t.ackOwed = true
+	t.owed++
 	if m.Type == MsgStopCCN && m.Vendor == 0 {
 		t.ackNow = true // RFC 2661 §5.7: the sender waits for this ZLB and nothing else will carry it
 	}
@@ -638,7 +640,7 @@ func (t *transport) sendWindow() int {
 
 // acked records that a packet carrying the current Nr is going out.
 func (t *transport) acked() {
-	t.ackOwed, t.ackNow, t.ackAt = false, false, time.Time{}
+	t.ackOwed, t.ackNow, t.ackAt, t.owed = false, false, time.Time{}, 0
 }
 
 // flushAck sends a ZLB (or ACK message) if an acknowledgement is due now, and otherwise
@@ -650,6 +652,12 @@ func (t *transport) flushAck(now time.Time, out *transportOutput) {
 	if !t.ackNow && t.cfg.AckDelay > 0 {
 		if t.ackAt.IsZero() {
 			t.ackAt = now.Add(t.cfg.AckDelay)
+		}
+		// Once half our receive window is owed, the peer is about to stall on its send
+		// window: the acknowledgement is due now (at the owner's next Tick, so a reply the
+		// owner sends meanwhile still carries it), not after AckDelay.
+		if t.owed >= max(1, int(t.cfg.RxWindow)/2) && now.Before(t.ackAt) {
+			t.ackAt = now
 		}
 		return
 	}

@@ -169,13 +169,29 @@ func TestTransport(t *testing.T) {
 		},
 		{
 			name: "delayed acks coalesce into one ZLB",
-			cfg:  TransportConfig{AckDelay: 100 * ms},
+			cfg:  TransportConfig{AckDelay: 100 * ms, RxWindow: 8},
 			steps: []tstep{
 				recv(0, MsgICRQ, 0, 0, tout{Delivered: pk("ICRQ 0"), Deadline: 100 * ms}),
 				recv(40*ms, MsgICRQ, 1, 0, tout{Delivered: pk("ICRQ 1"), Deadline: 100 * ms}),
 				recv(80*ms, MsgICRQ, 2, 0, tout{Delivered: pk("ICRQ 2"), Deadline: 100 * ms}),
 				tick(99*ms, tout{Deadline: 100 * ms}), // early timer: harmless
 				tick(100*ms, tout{Packets: pk("ZLB 0/3")}),
+			},
+		},
+		{
+			// The peer may have only RxWindow messages unacknowledged: once half of that
+			// is owed the acknowledgement is due at once rather than after AckDelay, but
+			// still at the next Tick, so a reply sent first carries it.
+			name: "half the receive window owed: acknowledgement due now",
+			cfg:  TransportConfig{AckDelay: 100 * ms, RxWindow: 4},
+			steps: []tstep{
+				recv(0, MsgICRQ, 0, 0, tout{Delivered: pk("ICRQ 0"), Deadline: 100 * ms}),
+				recv(10*ms, MsgICRQ, 1, 0, tout{Delivered: pk("ICRQ 1"), Deadline: 10 * ms}),
+				tick(10*ms, tout{Packets: pk("ZLB 0/2")}),
+				recv(20*ms, MsgICRQ, 2, 0, tout{Delivered: pk("ICRQ 2"), Deadline: 120 * ms}),
+				recv(30*ms, MsgICRQ, 3, 0, tout{Delivered: pk("ICRQ 3"), Deadline: 30 * ms}),
+				send(30*ms, MsgICRP, tout{Packets: pk("ICRP 0/4"), Deadline: 1030 * ms}),
+				tick(30*ms, tout{Deadline: 1030 * ms}), // the ICRP carried it
 			},
 		},
 		{
@@ -397,7 +413,7 @@ func TestTransport(t *testing.T) {
 				// out of order across the wrap; acknowledges 65534
 				recv(10*ms, MsgICRP, 0, 65535, tout{Deadline: 1010 * ms}),
 				// acknowledges 65535
-				recv(20*ms, MsgICRP, 65535, 0, tout{Delivered: pk("ICRP 65535", "ICRP 0"), Deadline: 120 * ms}),
+				recv(20*ms, MsgICRP, 65535, 0, tout{Delivered: pk("ICRP 65535", "ICRP 0"), Deadline: 20 * ms}), // half the window owed
 				send(30*ms, MsgICRQ, tout{Packets: pk("ICRQ 1/1"), Deadline: 1020 * ms}),
 				recv(40*ms, MsgICRP, 65535, 0, tout{Packets: pk("ZLB 2/1"), Deadline: 1020 * ms}), // duplicate
 				recv(50*ms, 0, 65535, 2, tout{}),

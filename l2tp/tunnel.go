@@ -83,11 +83,13 @@ type tunnel struct {
 	byPeer     bool // the peer ended it (StopCCN received)
 	upEvent    bool // TunnelUp was published
 	timer      *time.Timer
-	trAt       time.Time // transport deadline
-	estAt      time.Time // establishment deadline
-	idleSince  time.Time // no session since then
-	sessAt     time.Time // earliest session deadline
-	hardAt     time.Time // shutdown deadline
+	trAt       time.Time  // transport deadline
+	backlog    []*Message // messages waiting for room in the transport's send queue, in order
+	unloading  bool       // unloadBacklog is running
+	estAt      time.Time  // establishment deadline
+	idleSince  time.Time  // no session since then
+	sessAt     time.Time  // earliest session deadline
+	hardAt     time.Time  // shutdown deadline
 	shutting   bool
 	txMax      uint16 // one past the highest Ns transmitted, for the retransmit metric
 	txAny      bool
@@ -542,6 +544,9 @@ func (t *tunnel) handle(now time.Time, out transportOutput) {
 	if out.Closed {
 		t.fsm(tevDrained)
 	}
+	if len(t.backlog) > 0 && out.Err == nil && !out.Closed {
+		t.unloadBacklog(now)
+	}
 }
 
 // write sends one packet to the peer.
@@ -570,11 +575,55 @@ func (t *tunnel) send(m *Message) {
 	}
 	m.Version = t.spec.version
 	m.TunnelID = t.peerID
+	if m.Type == MsgStopCCN && m.Vendor == 0 {
+		// The StopCCN clears every session: what they still had to say is moot.
+		t.backlog = nil
+	}
+	if len(t.backlog) > 0 {
+		t.backlog = append(t.backlog, m)
+		return
+	}
 	now := t.e.now()
 	out, err := t.tr.Send(now, m)
+	if errors.Is(err, errSendQueueFull) {
+		// A burst of calls (a thousand subscribers dialling after an outage) can outrun the
+		// peer's window by more than the send queue holds. Nothing is lost: the messages
+		// wait here, in order, and go out as the peer's acknowledgements make room.
+		t.log.Debug("send queue full: holding control messages", zap.Stringer("type", m.Type))
+		t.backlog = append(t.backlog, m)
+		err = nil
+	}
 	t.handle(now, out)
 	if err != nil {
 		t.log.Warn("cannot send control message", zap.Stringer("type", m.Type), zap.Error(err))
+	}
+}
+
+// unloadBacklog moves held messages into the transport while its send queue has room.
+func (t *tunnel) unloadBacklog(now time.Time) {
+	if t.unloading || t.tr == nil {
+		return
+	}
+	t.unloading = true
+	defer func() { t.unloading = false }()
+	for len(t.backlog) > 0 {
+		m := t.backlog[0]
+		out, err := t.tr.Send(now, m)
+		if errors.Is(err, errSendQueueFull) {
+			return
+		}
+		t.backlog[0] = nil
+		t.backlog = t.backlog[1:]
+		if len(t.backlog) == 0 {
+			t.backlog = nil
+		}
+		t.handle(now, out)
+		if err != nil {
+			t.log.Warn("cannot send control message", zap.Stringer("type", m.Type), zap.Error(err))
+			if errors.Is(err, errTransportStopped) {
+				t.backlog = nil
+			}
+		}
 	}
 }
 
