@@ -187,7 +187,7 @@ type PPPoE struct {
 	MaxSessionsPerMAC int                    `toml:"max_sessions_per_mac" doc:"Most sessions per client MAC address; 0 means no limit."`
 	PADIRate          int                    `toml:"padi_rate" doc:"PADIs accepted per second per client MAC address; 0 means no limit."`
 	CookiePeriod      time.Duration          `toml:"cookie_period" doc:"Lifetime unit of the AC-Cookies sent in PADOs: a PADR is accepted with a cookie between one and two periods old."`
-	LCPDelay          time.Duration          `toml:"lcp_delay" doc:"Wait this long after the PADS before the AC's PPP sends its first LCP Configure-Request, so that the request does not reach the host before the host has opened its session (it would be dropped and only repeated after the 3-second restart timer); the host's own requests meanwhile wait in the session. 0 sends at once."`
+	LCPDelay          time.Duration          `toml:"lcp_delay" doc:"The AC's PPP holds its first LCP Configure-Request until the host's first frame arrives (proof that the host has opened its session) or this long after the PADS; a request that reached the host earlier would be dropped and only repeated after the 3-second restart timer. Only hosts that wait silently for the AC's request see the whole delay. 0 sends at once."`
 	LACTimeout        time.Duration          `toml:"lac_timeout" doc:"Time allowed to place a session's call on one L2TP tunnel (LAC) before the backup tunnel is tried or the session refused."`
 }
 

@@ -482,6 +482,11 @@ type StartRequest struct {
 	// anew; proxy authentication is only used with accepted proxy LCP.
 	ProxyLCP  *ProxyLCP
 	ProxyAuth *ProxyAuth
+	// OpenDelay holds LCP's first Configure-Request back until the peer's first frame
+	// arrives or this much time passes (PPPoE: pppoe.lcp_delay, for a host that opens its
+	// session only once it has the PADS and would lose a request sent earlier). 0 starts
+	// LCP at once; ignored with proxy LCP.
+	OpenDelay time.Duration
 }
 
 // Start starts a session on req.Channel and returns its handle. The session runs until

@@ -1242,3 +1242,70 @@ func TestLNSProxyNoAuthentication(t *testing.T) {
 		cli.stop(t)
 	})
 }
+
+// TestOpenDelay checks StartRequest.OpenDelay: LCP's first Configure-Request waits for the
+// peer's first frame, or for the delay when the peer stays silent; a stop while it waits
+// ends the session at once.
+func TestOpenDelay(t *testing.T) {
+	t.Run("peer speaks first", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			cfg := testConfig(t)
+			srv, cli := startEngine(t, cfg, nil), startEngine(t, cfg, nil)
+			a, b := newPipe(1500)
+			start := time.Now()
+			hs := mustStart(t, srv, StartRequest{Channel: a, Role: RoleServer, Carrier: CarrierPPPoE, MaxMRU: 1492,
+				OpenDelay: 10 * time.Second})
+			synctest.Wait()
+			if got := a.sentPackets(); len(got) != 0 {
+				t.Fatalf("sent %v before the peer spoke", got)
+			}
+			hc := mustStart(t, cli, StartRequest{Channel: b, Role: RoleClient, Carrier: CarrierPPPoE, Profile: "client", MaxMRU: 1492})
+			synctest.Wait()
+			if si, ci := info(t, hs), info(t, hc); si.State != "up" || ci.State != "up" {
+				t.Fatalf("states: server %s (%s), client %s (%s)", si.State, si.Phase, ci.State, ci.Phase)
+			}
+			if d := time.Since(start); d != 0 {
+				t.Errorf("up after %v, want at once", d)
+			}
+			srv.stop(t)
+			cli.stop(t)
+		})
+	})
+	t.Run("silent peer", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			srv := startEngine(t, testConfig(t), nil)
+			a, _ := newPipe(1500)
+			mustStart(t, srv, StartRequest{Channel: a, Role: RoleServer, Carrier: CarrierPPPoE, MaxMRU: 1492,
+				OpenDelay: 500 * time.Millisecond})
+			time.Sleep(499 * time.Millisecond)
+			synctest.Wait()
+			if got := countOf(a.sentPackets(), "LCP 1"); got != 0 {
+				t.Fatalf("%d Configure-Requests before the delay", got)
+			}
+			time.Sleep(time.Millisecond)
+			synctest.Wait()
+			if got := countOf(a.sentPackets(), "LCP 1"); got != 1 {
+				t.Fatalf("%d Configure-Requests after the delay, want 1", got)
+			}
+			srv.stop(t)
+		})
+	})
+	t.Run("stopped while held", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			srv := startEngine(t, testConfig(t), nil)
+			a, _ := newPipe(1500)
+			h := mustStart(t, srv, StartRequest{Channel: a, Role: RoleServer, Carrier: CarrierPPPoE, MaxMRU: 1492,
+				OpenDelay: time.Minute})
+			synctest.Wait()
+			h.Stop("operator")
+			<-h.Done()
+			if got := h.Result(); got.Cause != CauseAdmin {
+				t.Errorf("result %+v, want cause admin", got)
+			}
+			if got := a.sentPackets(); len(got) != 0 {
+				t.Errorf("sent %v", got)
+			}
+			srv.stop(t)
+		})
+	})
+}

@@ -52,6 +52,7 @@ const (
 	tEcho         // LCP echo keepalive
 	tRechallenge  // CHAP re-challenge
 	tSession      // session timeout from the backend
+	tStart        // the held start of LCP (StartRequest.OpenDelay)
 	numTimers
 )
 
@@ -81,6 +82,7 @@ type session struct {
 	carrier  Carrier
 	cinfo    CarrierInfo
 	profName string
+	holdLCP  time.Duration // StartRequest.OpenDelay while LCP waits for it; 0 once started
 	prof     config.PPPProfile
 	backend  AuthBackend
 	hostName string
@@ -198,6 +200,7 @@ func newSession(e *Engine, p sessionParams) (*session, error) {
 		carrier:  req.Carrier,
 		cinfo:    req.Info,
 		profName: req.Profile,
+		holdLCP:  req.OpenDelay,
 		prof:     p.prof,
 		backend:  p.backend,
 		hostName: p.hostName,
@@ -251,7 +254,12 @@ func (s *session) run() {
 	s.e.publish(s.event(events.SessionCreated))
 	s.log.Debug("session started", zap.String("carrier", s.carrier.String()), zap.String("profile", s.profName))
 	s.setPhase(PhaseEstablish)
-	s.startLCP()
+	if s.holdLCP > 0 && s.proxyLCP == nil {
+		s.arm(tStart, s.holdLCP)
+	} else {
+		s.holdLCP = 0
+		s.startLCP()
+	}
 	quit := s.e.quit
 	frames := s.frames
 	for {
@@ -379,6 +387,8 @@ func (s *session) expire() {
 			s.rechallenge()
 		case tSession:
 			s.terminate(CauseSessionTimeout, "session timeout")
+		case tStart:
+			s.releaseLCP()
 		}
 	}
 }
@@ -548,6 +558,7 @@ func (s *session) protocolRejected(p Protocol) {
 
 // input handles one frame from the channel.
 func (s *session) input(frame []byte) {
+	s.releaseLCP() // the peer is listening: our Configure-Request will reach it
 	p, info, err := ParseFrame(frame)
 	if err != nil {
 		s.log.Debug("malformed frame", zap.Error(err))
@@ -630,6 +641,16 @@ func (s *session) sendInfo(p Protocol, info []byte) {
 }
 
 // ---- LCP
+
+// releaseLCP starts LCP if StartRequest.OpenDelay still holds it.
+func (s *session) releaseLCP() {
+	if s.holdLCP == 0 || s.ending {
+		return
+	}
+	s.holdLCP = 0
+	s.disarm(tStart)
+	s.startLCP()
+}
 
 func (s *session) startLCP() {
 	if s.proxyLCP != nil && s.role == RoleServer && s.prof.ProxyLCP != config.ProxyLCPRenegotiate {
@@ -1250,7 +1271,7 @@ func (s *session) beginEnd(c EndCause, reason string, by string) {
 	s.ending = true
 	af := s.end.AuthFailed
 	s.end = EndResult{Cause: c, Reason: reason, By: by, AuthFailed: af}
-	s.disarm(tIPCP, tIPv6CP, tAuth, tAuthDeadline, tEcho, tRechallenge, tSession)
+	s.disarm(tIPCP, tIPv6CP, tAuth, tAuthDeadline, tEcho, tRechallenge, tSession, tStart)
 	if s.cancel != nil {
 		s.cancel()
 		s.cancel = nil

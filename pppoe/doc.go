@@ -74,9 +74,10 @@
 // they talk without ever waiting on each other.
 //
 // A session the AC confirms gets its channel before the PADS is sent (so that none of the
-// host's first frames is lost), and its PPP starts pppoe.lcp_delay after the PADS: a
-// Configure-Request that reached the host before the host opened its session would be
-// dropped there and only repeated after the 3-second restart timer. Where its PPP goes is
+// host's first frames is lost), and its PPP holds its first LCP Configure-Request until
+// the host's first frame arrives or pppoe.lcp_delay passes: a request that reached the
+// host before the host opened its session would be dropped there and only repeated after
+// the 3-second restart timer. Where its PPP goes is
 // decided by the [pppoe.service] that serves its Service-Name (the service of that name,
 // else the service "any", else for the empty name the first service; with no service
 // configured, local termination with the default PPP profile):

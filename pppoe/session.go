@@ -205,40 +205,11 @@ func (s *session) run() {
 		close(s.done)
 		s.e.endc <- s
 	}()
-	if !s.delayLCP() {
-		return
-	}
 	if s.svc.route == config.RouteLocal {
 		s.runLocal(nil)
 		return
 	}
 	s.runLAC()
-}
-
-// delayLCP waits pppoe.lcp_delay before PPP starts (see config.PPPoE.LCPDelay): the host
-// opens its session when it gets the PADS, and a Configure-Request that reached it
-// earlier would be lost; what the host sends meanwhile waits in the channel. It reports
-// false when the session ended during the wait.
-func (s *session) delayLCP() bool {
-	if s.lcpDelay <= 0 {
-		return true
-	}
-	t := time.NewTimer(s.lcpDelay)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			return true
-		case r := <-s.stopc:
-			s.serve(r, false, nil)
-			return false
-		case <-s.padtIn:
-			s.serve(stopRequest{}, true, nil)
-			return false
-		case c := <-s.infoc:
-			s.serve(stopRequest{}, false, c)
-		}
-	}
 }
 
 // serve handles one request from the loop or an API caller while the actor waits for
@@ -280,6 +251,8 @@ func (s *session) runLocal(proxy *ppp.ProxyResult) {
 		Profile: s.svc.profile,
 		MaxMRU:  s.mtu,
 		Info:    s.carrierInfo(),
+		// The host opens its session when it gets the PADS: see config.PPPoE.LCPDelay.
+		OpenDelay: s.lcpDelay,
 	}
 	if proxy != nil {
 		req.ProxyLCP = &proxy.LCP
@@ -324,12 +297,13 @@ func (s *session) waitPPP(h *ppp.Handle) {
 // realm, the LAC places the call with the proxy data, and the two channels are bridged.
 func (s *session) runLAC() {
 	h, err := s.e.ppp.Start(ppp.StartRequest{
-		Channel: s.ch,
-		Role:    ppp.RoleLACProxy,
-		Carrier: ppp.CarrierPPPoE,
-		Profile: s.svc.profile,
-		MaxMRU:  s.mtu,
-		Info:    s.carrierInfo(),
+		Channel:   s.ch,
+		Role:      ppp.RoleLACProxy,
+		Carrier:   ppp.CarrierPPPoE,
+		Profile:   s.svc.profile,
+		MaxMRU:    s.mtu,
+		Info:      s.carrierInfo(),
+		OpenDelay: s.lcpDelay,
 	})
 	if err != nil {
 		s.setEnd(EndError, "PPP: "+err.Error())
