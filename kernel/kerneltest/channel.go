@@ -225,23 +225,23 @@ func (f *Fake) newUnitLocked(c *channel, cfg kernel.UnitConfig) (*unit, error) {
 		name = "ppp%d"
 	}
 	if !cfg.Shared {
-		used := func(n string) bool {
-			return slices.ContainsFunc(f.units, func(u *unit) bool { return !u.shared && u.name == n })
-		}
 		if containsVerb(name) {
 			tmpl := name
 			for i := 0; ; i++ {
-				if name = fmt.Sprintf(tmpl, i); !used(name) {
+				if name = fmt.Sprintf(tmpl, i); !f.unitNames[name] {
 					break
 				}
 			}
-		} else if used(name) {
+		} else if f.unitNames[name] {
 			return nil, opError("create unit", name, syscall.EEXIST)
 		}
 	}
 	u := &unit{f: f, name: name, shared: cfg.Shared, cfg: cfg, chKey: c.key, ch: c}
 	c.unit = u
 	f.units = append(f.units, u)
+	if !u.shared {
+		f.unitNames[name] = true
+	}
 	if e := f.taps["unit "+c.key]; e != nil {
 		u.tap, e.unit = e, u
 	}
@@ -318,6 +318,9 @@ func (u *unit) closeLocked() {
 		u.tap.endLocked()
 	}
 	u.f.units = slices.DeleteFunc(u.f.units, func(o *unit) bool { return o == u })
+	if !u.shared {
+		delete(u.f.unitNames, u.name)
+	}
 }
 
 // receiveLocked takes an IP frame that arrived on the unit's channel.

@@ -41,6 +41,7 @@ type Fake struct {
 	v3        map[uint32]*session // L2TPv3 session IDs are unique per host
 	channels  map[string]*channel // by channel key
 	units     []*unit
+	unitNames map[string]bool // names of the dedicated units
 	bridges   []*bridge
 	ports     map[string]*port
 	ifaces    map[string]*iface
@@ -57,16 +58,17 @@ type failure struct {
 
 func newFake(n *Network, host string, index int) *Fake {
 	return &Fake{
-		n:        n,
-		host:     host,
-		index:    index,
-		tunnels:  make(map[uint32]*tunnel),
-		v3:       make(map[uint32]*session),
-		channels: make(map[string]*channel),
-		ports:    make(map[string]*port),
-		ifaces:   make(map[string]*iface),
-		taps:     make(map[string]*End),
-		nextPort: ephemeralLow,
+		n:         n,
+		host:      host,
+		index:     index,
+		tunnels:   make(map[uint32]*tunnel),
+		v3:        make(map[uint32]*session),
+		channels:  make(map[string]*channel),
+		unitNames: make(map[string]bool),
+		ports:     make(map[string]*port),
+		ifaces:    make(map[string]*iface),
+		taps:      make(map[string]*End),
+		nextPort:  ephemeralLow,
 	}
 }
 
