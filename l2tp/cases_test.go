@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/probox/probox/control/metricstest"
 	"github.com/probox/probox/kernel/kerneltest"
 )
 
@@ -78,7 +79,7 @@ func TestTunnelAuth(t *testing.T) {
 					if !ce.Result.Tunnel || ce.Result.Result != tt.result {
 						t.Errorf("call error %+v, want tunnel result %d", ce, tt.result)
 					}
-					if got := metricValue(t, lns.reg, "probox_l2tp_auth_failures_total", "") + metricValue(t, lac.reg, "probox_l2tp_auth_failures_total", ""); got == "00" {
+					if got := metricstest.Value(t, lns.reg, "probox_l2tp_auth_failures_total", "") + metricstest.Value(t, lac.reg, "probox_l2tp_auth_failures_total", ""); got == "00" {
 						t.Errorf("no authentication failure counted")
 					}
 				}
@@ -171,7 +172,7 @@ func TestDigest(t *testing.T) {
 					if err == nil {
 						t.Fatal("PlaceCall succeeded, want failure")
 					}
-					if got := metricValue(t, lns.reg, "probox_l2tp_tunnels_total", `result="established"`); got != "0" {
+					if got := metricstest.Value(t, lns.reg, "probox_l2tp_tunnels_total", `result="established"`); got != "0" {
 						t.Errorf("LNS established %s tunnels", got)
 					}
 					stopAll(lac, lns)
@@ -190,7 +191,7 @@ func TestDigest(t *testing.T) {
 				if lns.only().State != "established" || lac.only().State != "established" {
 					t.Errorf("tunnels not established after hellos")
 				}
-				if got := metricValue(t, lns.reg, "probox_l2tp_dropped_messages_total", `reason="digest"`); got != "absent" {
+				if got := metricstest.Value(t, lns.reg, "probox_l2tp_dropped_messages_total", `reason="digest"`); got != "absent" {
 					t.Errorf("LNS dropped %s messages for bad digests", got)
 				}
 				c.Hangup("done")

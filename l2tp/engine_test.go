@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/probox/probox/control/metricstest"
 )
 
 // lnsDoc is an LNS accepting tunnels on every address, UDP and IP.
@@ -161,16 +162,16 @@ probox_l2tp_tunnels{state="closing"} 0
 probox_l2tp_tunnels{state="established"} 0
 probox_l2tp_tunnels{state="establishing"} 0
 `
-				if diff := cmp.Diff(wantMetrics, scrape(t, lns.reg, "probox_l2tp_tunnels", "probox_l2tp_tunnels_total", "probox_l2tp_sessions_total")); diff != "" {
+				if diff := cmp.Diff(wantMetrics, metricstest.Scrape(t, lns.reg, "probox_l2tp_tunnels", "probox_l2tp_tunnels_total", "probox_l2tp_sessions_total")); diff != "" {
 					t.Errorf("LNS metrics (-want +got):\n%s", diff)
 				}
 				for _, typ := range []string{"SCCRQ", "SCCCN", "ICRQ", "ICCN", "CDN", "StopCCN"} {
-					if got := metricValue(t, lns.reg, "probox_l2tp_control_messages_total", `dir="rx",type="`+typ+`"`); got != "1" {
+					if got := metricstest.Value(t, lns.reg, "probox_l2tp_control_messages_total", `dir="rx",type="`+typ+`"`); got != "1" {
 						t.Errorf("LNS rx %s = %v, want 1", typ, got)
 					}
 				}
 				for _, typ := range []string{"SCCRP", "ICRP"} {
-					if got := metricValue(t, lns.reg, "probox_l2tp_control_messages_total", `dir="tx",type="`+typ+`"`); got != "1" {
+					if got := metricstest.Value(t, lns.reg, "probox_l2tp_control_messages_total", `dir="tx",type="`+typ+`"`); got != "1" {
 						t.Errorf("LNS tx %s = %v, want 1", typ, got)
 					}
 				}

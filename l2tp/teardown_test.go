@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/probox/probox/control/event"
+	"github.com/probox/probox/control/metricstest"
 	"github.com/probox/probox/kernel/kerneltest"
 )
 
@@ -205,7 +206,7 @@ peer = "192.0.2.3"
 		if len(primary.tunnels()) != 0 {
 			t.Errorf("primary has tunnels")
 		}
-		if got := metricValue(t, primary.reg, "probox_l2tp_setup_failures_total", `kind="tunnel",result="4"`); got != "1" {
+		if got := metricstest.Value(t, primary.reg, "probox_l2tp_setup_failures_total", `kind="tunnel",result="4"`); got != "1" {
 			t.Errorf("primary tunnel refusals %s, want 1", got)
 		}
 		// Without a backup the refusal is the error, with its result code.
@@ -311,7 +312,7 @@ func TestPeerSilence(t *testing.T) {
 		if down.Result == nil || !strings.HasPrefix(down.Result.Reason, "peer unresponsive") {
 			t.Errorf("down result %+v", down.Result)
 		}
-		if got := metricValue(t, lns.reg, "probox_l2tp_peer_unresponsive_total", ""); got != "1" {
+		if got := metricstest.Value(t, lns.reg, "probox_l2tp_peer_unresponsive_total", ""); got != "1" {
 			t.Errorf("unresponsive count %s", got)
 		}
 		if len(lns.tunnels()) != 0 || len(lns.sessions()) != 0 {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/probox/probox/config"
 	events "github.com/probox/probox/control/event"
+	"github.com/probox/probox/control/metricstest"
 	"github.com/probox/probox/kernel"
 )
 
@@ -379,7 +380,7 @@ probox_ppp_sessions{phase="network"} 0
 probox_ppp_sessions{phase="running"} 1
 probox_ppp_sessions{phase="terminate"} 0
 `
-		if diff := cmp.Diff(up, scrape(t, srv.reg, "probox_ppp_sessions", "probox_ppp_pool_addresses")); diff != "" {
+		if diff := cmp.Diff(up, metricstest.Scrape(t, srv.reg, "probox_ppp_sessions", "probox_ppp_pool_addresses")); diff != "" {
 			t.Errorf("metrics while up (-want +got):\n%s", diff)
 		}
 
@@ -433,10 +434,10 @@ probox_ppp_sessions{phase="network"} 0
 probox_ppp_sessions{phase="running"} 0
 probox_ppp_sessions{phase="terminate"} 0
 `
-		if diff := cmp.Diff(ended, scrape(t, srv.reg, "probox_ppp_auth_total", "probox_ppp_sessions")); diff != "" {
+		if diff := cmp.Diff(ended, metricstest.Scrape(t, srv.reg, "probox_ppp_auth_total", "probox_ppp_sessions")); diff != "" {
 			t.Errorf("metrics after the end (-want +got):\n%s", diff)
 		}
-		if got := counterValue(t, srv.reg, "probox_ppp_sessions_total", `result="admin"`); got != "1" {
+		if got := metricstest.Value(t, srv.reg, "probox_ppp_sessions_total", `result="admin"`); got != "1" {
 			t.Errorf(`sessions_total{result="admin"} = %s, want 1`, got)
 		}
 		st := srv.Status()
@@ -654,7 +655,7 @@ func TestEchoFailure(t *testing.T) {
 		if got := hs.Result().Ended.Sub(mutedAt); got != 35*time.Second+6*time.Second {
 			t.Errorf("ended %v after the mute", got)
 		}
-		if got := counterValue(t, srv.reg, "probox_ppp_lcp_echo_timeouts_total", ""); got != "1" {
+		if got := metricstest.Value(t, srv.reg, "probox_ppp_lcp_echo_timeouts_total", ""); got != "1" {
 			t.Errorf("lcp_echo_timeouts_total = %s", got)
 		}
 		<-hc.Done()
@@ -764,7 +765,7 @@ func TestRechallenge(t *testing.T) {
 		if got := countOf(a.sentPackets(), "CHAP 1"); got != 3 {
 			t.Errorf("Challenges: %d, want 3 (start, 60 s, 120 s)", got)
 		}
-		if got := counterValue(t, srv.reg, "probox_ppp_auth_total", `method="chap-md5",result="success"`); got != "3" {
+		if got := metricstest.Value(t, srv.reg, "probox_ppp_auth_total", `method="chap-md5",result="success"`); got != "3" {
 			t.Errorf("successes: %s", got)
 		}
 		if si := info(t, hs); si.State != "up" {
@@ -1084,7 +1085,7 @@ func TestMaxAuthFailures(t *testing.T) {
 		if i, j := indexOf(sent, "CHAP 4"), indexOf(sent[indexOf(sent, "CHAP 4")+1:], "CHAP 1"); i < 0 || j < 0 {
 			t.Errorf("no new Challenge after the Failure: %v", sent)
 		}
-		if got := counterValue(t, srv.reg, "probox_ppp_auth_total", `method="chap-md5",result="failure"`); got != "1" {
+		if got := metricstest.Value(t, srv.reg, "probox_ppp_auth_total", `method="chap-md5",result="failure"`); got != "1" {
 			t.Errorf("failures counted: %s", got)
 		}
 		srv.stop(t)
