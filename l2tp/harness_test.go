@@ -381,4 +381,3 @@ func encapOf(s string) kernel.Encap {
 	}
 	return kernel.EncapUDP
 }
-
