@@ -64,7 +64,10 @@ type TransportStats struct {
 	OutOfOrder    uint64 `json:"out_of_order"`
 	OutOfWindow   uint64 `json:"out_of_window"`
 	InFlight      int    `json:"in_flight"`
-	HellosSent    uint64 `json:"hellos_sent"`
+	// Queued counts the messages waiting for the peer's window: in the transport's send
+	// queue behind those in flight, and held by the tunnel when that queue is full.
+	Queued     int    `json:"queued"`
+	HellosSent uint64 `json:"hellos_sent"`
 }
 
 // Counters are data-plane counters.
@@ -183,7 +186,7 @@ func (t *tunnel) detail() TunnelDetail {
 		d.PeerWindow = t.tr.PeerWindow()
 		d.Transport = TransportStats{Transmitted: st.Transmitted, Retransmitted: st.Retransmitted, AcksSent: st.AcksSent,
 			Received: st.Received, Delivered: st.Delivered, Duplicates: st.Duplicates, OutOfOrder: st.OutOfOrder,
-			OutOfWindow: st.OutOfWindow, InFlight: t.tr.InFlight(), HellosSent: t.helloSent}
+			OutOfWindow: st.OutOfWindow, InFlight: t.tr.InFlight(), Queued: t.queued(), HellosSent: t.helloSent}
 	}
 	if t.kt != nil {
 		d.Data = countersOf(t.kt.Stats())
@@ -393,6 +396,7 @@ func (e *Engine) Stats(ctx context.Context) (EngineStats, error) {
 				st.Transport.OutOfOrder += ts.OutOfOrder
 				st.Transport.OutOfWindow += ts.OutOfWindow
 				st.Transport.InFlight += t.tr.InFlight()
+				st.Transport.Queued += t.queued()
 				st.Transport.HellosSent += t.helloSent
 			}
 		})

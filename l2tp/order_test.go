@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -69,14 +70,19 @@ func TestDataplaneSessionBeforeReply(t *testing.T) {
 }
 
 // TestCallBurstBeyondSendQueue places more calls at once than the transport's send queue
-// holds, on a tunnel that is still being opened: the ICRQs that do not fit wait in the
-// tunnel and go out as the LNS acknowledges, so every call connects. (They were dropped
-// with a log line, and those calls hung until the LAC's establishment timeout.)
+// holds: the ICRQs that do not fit wait in the tunnel, in order, and go out as the LNS
+// acknowledges, so every call connects. (They were dropped with a log line, and those
+// calls hung until the LAC's establishment timeout.) While the LNS is silent, the tunnel
+// reports the window's worth in flight and the rest queued.
 func TestCallBurstBeyondSendQueue(t *testing.T) {
 	within(t, func(t *testing.T) {
 		n := kerneltestNetwork()
 		lns := newNode(t, n, "lns", lnsDoc("[tunnel_profile.default]\nrx_window_size = 4\n"), "192.0.2.2").start()
 		lac := newNode(t, n, "lac", lacDoc("192.0.2.2", "", ""), "192.0.2.1").start()
+		if _, err := lac.e.PlaceCall(context.Background(), CallRequest{Tunnel: "lns"}); err != nil {
+			t.Fatalf("first PlaceCall: %v", err)
+		}
+		n.Hold(func(p kerneltest.Packet) bool { return p.Host == "lns" && p.Kind == kerneltest.L2TPControl })
 		const calls = DefaultSendQueueLen + 100
 		var wg sync.WaitGroup
 		errs := make(chan error, calls)
@@ -87,13 +93,32 @@ func TestCallBurstBeyondSendQueue(t *testing.T) {
 				}
 			})
 		}
+		synctest.Wait()
+		transport := func() TransportStats {
+			st, err := lac.e.Stats(context.Background())
+			if err != nil {
+				t.Fatalf("Stats: %v", err)
+			}
+			return st.Transport
+		}
+		tr := transport()
+		// In flight: the first call's ICCN (its acknowledgement is held too) and 3 ICRQs.
+		if got, want := [2]int{tr.InFlight, tr.Queued}, [2]int{4, calls + 1 - 4}; got != want {
+			t.Errorf("with the LNS silent: [in flight, queued] = %v, want %v", got, want)
+		}
+		n.Hold(nil)
+		n.ReleaseAll()
 		wg.Wait()
 		close(errs)
 		for err := range errs {
 			t.Fatalf("PlaceCall: %v", err)
 		}
-		if got := len(lns.sessions()); got != calls {
-			t.Errorf("LNS has %d sessions, want %d", got, calls)
+		if got := len(lns.sessions()); got != calls+1 {
+			t.Errorf("LNS has %d sessions, want %d", got, calls+1)
+		}
+		time.Sleep(time.Second) // the last ICCNs go out and are acknowledged
+		if tr := transport(); tr.Queued != 0 || tr.InFlight != 0 {
+			t.Errorf("%d still queued, %d in flight", tr.Queued, tr.InFlight)
 		}
 		stopAll(lac, lns)
 	})

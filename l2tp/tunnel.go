@@ -599,6 +599,11 @@ func (t *tunnel) send(m *Message) {
 	}
 }
 
+// queued counts the messages waiting for the peer's window (TransportStats.Queued).
+func (t *tunnel) queued() int {
+	return len(t.tr.queue) - t.tr.InFlight() + len(t.backlog)
+}
+
 // unloadBacklog moves held messages into the transport while its send queue has room.
 func (t *tunnel) unloadBacklog(now time.Time) {
 	if t.unloading || t.tr == nil {

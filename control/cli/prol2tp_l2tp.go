@@ -124,8 +124,8 @@ func printTunnel(w io.Writer, raw json.RawMessage) error {
 	fmt.Fprintf(tw, "  profiles:\ttunnel %s, peer %s\n", d.Profile, dash(d.PeerProfile))
 	fmt.Fprintf(tw, "  auth:\t%s, hidden AVPs %v\n", d.Auth, d.HideAVPs)
 	tr := d.Transport
-	fmt.Fprintf(tw, "  control:\t%d sent, %d retransmitted, %d received, %d duplicates, %d acks, %d hellos, window %d\n",
-		tr.Transmitted, tr.Retransmitted, tr.Received, tr.Duplicates, tr.AcksSent, tr.HellosSent, d.PeerWindow)
+	fmt.Fprintf(tw, "  control:\t%d sent, %d retransmitted, %d received, %d duplicates, %d acks, %d hellos, window %d, %d in flight, %d queued\n",
+		tr.Transmitted, tr.Retransmitted, tr.Received, tr.Duplicates, tr.AcksSent, tr.HellosSent, d.PeerWindow, tr.InFlight, tr.Queued)
 	fmt.Fprintf(tw, "  data:\trx %d packets %d bytes, tx %d packets %d bytes, %d dropped\n", d.Data.RxPackets, d.Data.RxBytes, d.Data.TxPackets, d.Data.TxBytes, d.Data.Dropped)
 	if r := d.Result; r != nil {
 		fmt.Fprintf(tw, "  result:\t%d error %d %q (%s)\n", r.Code, r.Error, r.Message, r.Reason)
@@ -229,7 +229,7 @@ func printL2TPStats(w io.Writer, raw json.RawMessage) error {
 	tr := st.Transport
 	fmt.Fprintf(tw, "control messages:\t%d sent, %d retransmitted, %d received, %d delivered, %d duplicates, %d out of order, %d out of window\n",
 		tr.Transmitted, tr.Retransmitted, tr.Received, tr.Delivered, tr.Duplicates, tr.OutOfOrder, tr.OutOfWindow)
-	fmt.Fprintf(tw, "acknowledgements:\t%d, hellos %d, in flight %d\n", tr.AcksSent, tr.HellosSent, tr.InFlight)
+	fmt.Fprintf(tw, "acknowledgements:\t%d, hellos %d, in flight %d, queued %d\n", tr.AcksSent, tr.HellosSent, tr.InFlight, tr.Queued)
 	return tw.Flush()
 }
 
