@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/probox/probox/control/metricstest"
 	"github.com/probox/probox/kernel/kerneltest"
 )
 
@@ -119,6 +120,44 @@ func TestCallBurstBeyondSendQueue(t *testing.T) {
 		time.Sleep(time.Second) // the last ICCNs go out and are acknowledged
 		if tr := transport(); tr.Queued != 0 || tr.InFlight != 0 {
 			t.Errorf("%d still queued, %d in flight", tr.Queued, tr.InFlight)
+		}
+		stopAll(lac, lns)
+	})
+}
+
+// TestStopCCNSkipsQueuedMessages deletes a tunnel whose calls are queued behind a silent
+// LNS: the StopCCN follows the messages already sent instead of the hundred ICRQs still
+// waiting for the window, which are dropped.
+func TestStopCCNSkipsQueuedMessages(t *testing.T) {
+	within(t, func(t *testing.T) {
+		n := kerneltestNetwork()
+		lns := newNode(t, n, "lns", lnsDoc("[tunnel_profile.default]\nrx_window_size = 4\n"), "192.0.2.2").start()
+		lac := newNode(t, n, "lac", lacDoc("192.0.2.2", "", ""), "192.0.2.1").start()
+		if _, err := lac.e.PlaceCall(context.Background(), CallRequest{Tunnel: "lns"}); err != nil {
+			t.Fatalf("first PlaceCall: %v", err)
+		}
+		n.Hold(func(p kerneltest.Packet) bool { return p.Host == "lns" && p.Kind == kerneltest.L2TPControl })
+		var wg sync.WaitGroup
+		for range 100 {
+			wg.Go(func() { _, _ = lac.e.PlaceCall(context.Background(), CallRequest{Tunnel: "lns"}) })
+		}
+		synctest.Wait()
+		if err := lac.e.DeleteTunnel(context.Background(), "lns", "operator"); err != nil {
+			t.Fatalf("DeleteTunnel: %v", err)
+		}
+		n.Hold(nil)
+		n.ReleaseAll()
+		wg.Wait()
+		time.Sleep(time.Minute) // past the StopCCN recipient's hold time (RFC 2661 §5.7)
+		if got := len(lns.tunnels()); got != 0 {
+			t.Errorf("the LNS still has %d tunnels", got)
+		}
+		if got := metricstest.Value(t, lns.reg, "probox_l2tp_control_messages_total", `dir="rx",type="StopCCN"`); got != "1" {
+			t.Errorf("the LNS received %s StopCCNs, want 1", got)
+		}
+		// The first call's ICRQ and the three that were in flight with its ICCN.
+		if got := metricstest.Value(t, lns.reg, "probox_l2tp_control_messages_total", `dir="rx",type="ICRQ"`); got != "4" {
+			t.Errorf("the LNS received %s ICRQs, want 4", got)
 		}
 		stopAll(lac, lns)
 	})

@@ -480,6 +480,21 @@ func (t *transport) Stop(now time.Time) transportOutput {
 	return t.finish(&out)
 }
 
+// DiscardUnsent drops the queued messages that were never transmitted (those waiting for
+// the peer's window), for a StopCCN that makes them moot: it then follows the messages
+// already sent instead of waiting behind the rest. Messages transmitted once keep their
+// place, since the peer may hold their sequence numbers.
+func (t *transport) DiscardUnsent() int {
+	keep := int(t.max - t.una)
+	n := len(t.queue) - keep
+	if n <= 0 {
+		return 0
+	}
+	clear(t.queue[keep:])
+	t.queue = t.queue[:keep]
+	return n
+}
+
 // Idle reports whether nothing is queued or waiting for an acknowledgement.
 func (t *transport) Idle() bool { return len(t.queue) == 0 }
 

@@ -147,6 +147,12 @@ func FuzzTransport(f *testing.F) {
 				if a < 32 {
 					stopped = true
 					check("stop", tr.Stop(now), tr.PeerWindow())
+				} else if a < 64 {
+					inFlight := tr.InFlight()
+					tr.DiscardUnsent()
+					if tr.InFlight() != inFlight || len(tr.queue) != int(tr.max-tr.una) {
+						t.Fatalf("DiscardUnsent: in flight %d -> %d, %d queued, max-una %d", inFlight, tr.InFlight(), len(tr.queue), tr.max-tr.una)
+					}
 				} else {
 					tr.NoteActivity(now)
 				}

@@ -486,6 +486,26 @@ func TestTransport(t *testing.T) {
 			},
 		},
 		{
+			// A StopCCN makes the messages still waiting for the window moot: they are
+			// dropped, and the StopCCN follows those already transmitted.
+			name: "discard unsent before a StopCCN",
+			cfg:  TransportConfig{PeerRxWindow: 2},
+			steps: []tstep{
+				send(0, MsgICRQ, tout{Packets: pk("ICRQ 0/0"), Deadline: s}),
+				send(0, MsgICRQ, tout{Packets: pk("ICRQ 1/0"), Deadline: s}),
+				send(0, MsgICRQ, tout{Deadline: s}),
+				send(0, MsgICRQ, tout{Deadline: s}),
+				{desc: "discard unsent", do: func(tr *transport, _ time.Time) (transportOutput, error) {
+					if n := tr.DiscardUnsent(); n != 2 {
+						return transportOutput{}, fmt.Errorf("discarded %d, want 2", n)
+					}
+					return transportOutput{}, nil
+				}},
+				send(0, MsgStopCCN, tout{Deadline: s}),
+				recv(10*ms, 0, 0, 2, tout{Packets: pk("StopCCN 2/0"), Deadline: 1010 * ms}),
+			},
+		},
+		{
 			name: "ZLBs are not for Send",
 			steps: []tstep{
 				sendErr(0, 0, errSendZLB, tout{}),

@@ -576,7 +576,11 @@ func (t *tunnel) send(m *Message) {
 	m.Version = t.spec.version
 	m.TunnelID = t.peerID
 	if m.Type == MsgStopCCN && m.Vendor == 0 {
-		// The StopCCN clears every session: what they still had to say is moot.
+		// The StopCCN clears every session: what they still had to say and has not gone
+		// out is moot, and the StopCCN need not wait behind it.
+		if n := len(t.backlog) + t.tr.DiscardUnsent(); n > 0 {
+			t.log.Debug("StopCCN: dropping control messages not yet sent", zap.Int("count", n))
+		}
 		t.backlog = nil
 	}
 	if len(t.backlog) > 0 {
