@@ -99,15 +99,20 @@ type TunnelConfig struct {
 	// UDPChecksums enables UDP checksums on data packets we send (IPv4; IPv6 always has
 	// them).
 	UDPChecksums bool
+	// AnyPeerPort (UDP only) takes control messages from any port of Peer's address until
+	// Establish: the initiator of a tunnel sends its SCCRQ to port 1701, and the responder
+	// may answer from another port (RFC 2661 §8.1), which Establish then connects to.
+	AnyPeerPort bool
 }
 
 // Tunnel is the transport of one L2TP tunnel.
 type Tunnel interface {
-	// ReadControl reads the next control message of this tunnel into b. For EncapIP the
-	// 4-byte zero session ID is removed. After Close it returns net.ErrClosed.
-	ReadControl(b []byte) (int, error)
-	// WriteControl sends a control message to the peer. For EncapIP the data plane adds
-	// the zero session ID.
+	// ReadControl reads the next control message of this tunnel into b and returns where
+	// it came from (for EncapIP with port 0). For EncapIP the 4-byte zero session ID is
+	// removed. After Close it returns net.ErrClosed.
+	ReadControl(b []byte) (int, netip.AddrPort, error)
+	// WriteControl sends a control message to the peer (before Establish, TunnelConfig's
+	// Peer). For EncapIP the data plane adds the zero session ID.
 	WriteControl(b []byte) error
 	// Establish completes the data-plane tunnel once the peer's tunnel ID is known (after
 	// SCCRQ/SCCRP). peer may differ from TunnelConfig.Peer in its port when the peer
@@ -317,19 +322,20 @@ type DropReason uint8
 
 // Drop reasons.
 const (
-	DropMalformed  DropReason = iota // header did not parse
-	DropNoSession                    // no session with that ID
-	DropCookie                       // L2TPv3 cookie mismatch
-	DropSequence                     // out of order with sequencing required
-	DropNoRoute                      // no session for the destination address (shared unit)
-	DropNotPassing                   // protocol not enabled on the unit yet
-	DropQueueFull                    // control frame queue full (engine too slow)
-	DropTooBig                       // larger than the MTU
-	DropWrite                        // write to the socket or device failed
+	DropMalformed   DropReason = iota // header did not parse
+	DropNoSession                     // no session with that ID
+	DropCookie                        // L2TPv3 cookie mismatch
+	DropSequence                      // out of order with sequencing required
+	DropNoRoute                       // no session for the destination address (shared unit)
+	DropNotPassing                    // protocol not enabled on the unit yet
+	DropQueueFull                     // control frame queue full (engine too slow)
+	DropTooBig                        // larger than the MTU
+	DropWrite                         // write to the socket or device failed
+	DropUnknownPeer                   // from an address that is not the tunnel's peer
 	numDropReasons
 )
 
-var dropNames = [...]string{"malformed", "no_session", "cookie", "sequence", "no_route", "not_passing", "queue_full", "too_big", "write_error"}
+var dropNames = [...]string{"malformed", "no_session", "cookie", "sequence", "no_route", "not_passing", "queue_full", "too_big", "write_error", "unknown_peer"}
 
 func (d DropReason) String() string {
 	if int(d) < len(dropNames) {

@@ -281,8 +281,13 @@ func newRawPeer(t testing.TB, n *kerneltest.Network, v Version, encap kernel.Enc
 // rawPeerOn opens another raw tunnel socket on dp.
 func rawPeerOn(t testing.TB, dp *kerneltest.Fake, v Version, encap kernel.Encap, id uint32, lns string) *rawPeer {
 	t.Helper()
-	peer := netip.MustParseAddrPort(lns)
-	tn, err := dp.OpenTunnel(kernel.TunnelConfig{Version: int(v), Encap: encap, Peer: peer, TunnelID: id})
+	return rawPeerAt(t, dp, v, encap, id, netip.AddrPort{}, netip.MustParseAddrPort(lns))
+}
+
+// rawPeerAt opens a raw tunnel socket on dp bound to local (zero: chosen) towards peer.
+func rawPeerAt(t testing.TB, dp *kerneltest.Fake, v Version, encap kernel.Encap, id uint32, local, peer netip.AddrPort) *rawPeer {
+	t.Helper()
+	tn, err := dp.OpenTunnel(kernel.TunnelConfig{Version: int(v), Encap: encap, Local: local, Peer: peer, TunnelID: id})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +296,7 @@ func rawPeerOn(t testing.TB, dp *kerneltest.Fake, v Version, encap kernel.Encap,
 	go func() {
 		b := make([]byte, 65535)
 		for {
-			k, err := tn.ReadControl(b)
+			k, _, err := tn.ReadControl(b)
 			if err != nil {
 				close(r.got)
 				return

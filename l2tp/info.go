@@ -148,7 +148,7 @@ func (t *tunnel) info() TunnelInfo {
 		Version:          int(t.spec.version),
 		Encap:            t.spec.encap.String(),
 		Local:            addrText(t.spec.encap, t.local),
-		Peer:             addrText(t.spec.encap, t.spec.peer),
+		Peer:             addrText(t.spec.encap, t.peerAddr()),
 		PeerID:           t.peerID,
 		PeerHost:         t.peer.host,
 		Profile:          t.spec.profile,

@@ -165,7 +165,7 @@ func (e *Engine) accept(l *listener, b []byte, src netip.AddrPort, dst netip.Add
 		// gone): the kernel gives it to the listener. Give it to the tunnel if it is ours.
 		if m.TunnelID != 0 {
 			if t := e.tunnelByID(m.TunnelID); t != nil && t.spec.peer.Addr() == src.Addr() {
-				t.deliver(b)
+				t.deliver(b, src)
 				return
 			}
 		}
@@ -176,7 +176,7 @@ func (e *Engine) accept(l *listener, b []byte, src netip.AddrPort, dst netip.Add
 	peerTID := assignedTunnelID(&m)
 	key := peerKey{src, peerTID}
 	if t := e.tunnelByPeer(key); t != nil {
-		t.deliver(b) // a retransmitted SCCRQ reaches the tunnel it opened
+		t.deliver(b, src) // a retransmitted SCCRQ reaches the tunnel it opened
 		return
 	}
 	if err := m.Validate(); err != nil || peerTID == 0 {
@@ -249,7 +249,7 @@ func (e *Engine) accept(l *listener, b []byte, src netip.AddrPort, dst netip.Add
 		e.refuse(l, &m, src, peerTID, res, err.Error())
 		return
 	}
-	t.deliver(b)
+	t.deliver(b, src)
 }
 
 // assignedTunnelID returns the sender's Assigned Tunnel ID (L2TPv2) or Assigned Control

@@ -70,6 +70,20 @@ func TestDataplaneSessionBeforeReply(t *testing.T) {
 	}
 }
 
+// silentLNS brings up a LAC's tunnel to an LNS with a receive window of 4 with one call,
+// then holds every control packet the LNS sends.
+func silentLNS(t *testing.T) (*kerneltest.Network, *node, *node) {
+	t.Helper()
+	n := kerneltestNetwork()
+	lns := newNode(t, n, "lns", lnsDoc("[tunnel_profile.default]\nrx_window_size = 4\n"), "192.0.2.2").start()
+	lac := newNode(t, n, "lac", lacDoc("192.0.2.2", "", ""), "192.0.2.1").start()
+	if _, err := lac.e.PlaceCall(context.Background(), CallRequest{Tunnel: "lns"}); err != nil {
+		t.Fatalf("first PlaceCall: %v", err)
+	}
+	n.Hold(func(p kerneltest.Packet) bool { return p.Host == "lns" && p.Kind == kerneltest.L2TPControl })
+	return n, lns, lac
+}
+
 // TestCallBurstBeyondSendQueue places more calls at once than the transport's send queue
 // holds: the ICRQs that do not fit wait in the tunnel, in order, and go out as the LNS
 // acknowledges, so every call connects. (They were dropped with a log line, and those
@@ -77,13 +91,7 @@ func TestDataplaneSessionBeforeReply(t *testing.T) {
 // reports the window's worth in flight and the rest queued.
 func TestCallBurstBeyondSendQueue(t *testing.T) {
 	within(t, func(t *testing.T) {
-		n := kerneltestNetwork()
-		lns := newNode(t, n, "lns", lnsDoc("[tunnel_profile.default]\nrx_window_size = 4\n"), "192.0.2.2").start()
-		lac := newNode(t, n, "lac", lacDoc("192.0.2.2", "", ""), "192.0.2.1").start()
-		if _, err := lac.e.PlaceCall(context.Background(), CallRequest{Tunnel: "lns"}); err != nil {
-			t.Fatalf("first PlaceCall: %v", err)
-		}
-		n.Hold(func(p kerneltest.Packet) bool { return p.Host == "lns" && p.Kind == kerneltest.L2TPControl })
+		n, lns, lac := silentLNS(t)
 		const calls = DefaultSendQueueLen + 100
 		var wg sync.WaitGroup
 		errs := make(chan error, calls)
@@ -130,13 +138,7 @@ func TestCallBurstBeyondSendQueue(t *testing.T) {
 // waiting for the window, which are dropped.
 func TestStopCCNSkipsQueuedMessages(t *testing.T) {
 	within(t, func(t *testing.T) {
-		n := kerneltestNetwork()
-		lns := newNode(t, n, "lns", lnsDoc("[tunnel_profile.default]\nrx_window_size = 4\n"), "192.0.2.2").start()
-		lac := newNode(t, n, "lac", lacDoc("192.0.2.2", "", ""), "192.0.2.1").start()
-		if _, err := lac.e.PlaceCall(context.Background(), CallRequest{Tunnel: "lns"}); err != nil {
-			t.Fatalf("first PlaceCall: %v", err)
-		}
-		n.Hold(func(p kerneltest.Packet) bool { return p.Host == "lns" && p.Kind == kerneltest.L2TPControl })
+		n, lns, lac := silentLNS(t)
 		var wg sync.WaitGroup
 		for range 100 {
 			wg.Go(func() { _, _ = lac.e.PlaceCall(context.Background(), CallRequest{Tunnel: "lns"}) })

@@ -1,7 +1,12 @@
 package l2tp
 
 import (
+	"context"
+	"net/netip"
+	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -271,5 +276,55 @@ func TestWENAndSLI(t *testing.T) {
 			t.Errorf("WAN errors (-want +got):\n%s", diff)
 		}
 		lns.stop()
+	})
+}
+
+// TestLACFollowsAnswerPort has the LNS answer the LAC's SCCRQ (sent to port 1701) from
+// another port, as RFC 2661 §8.1 allows: the LAC takes the SCCRP, sends its SCCCN and
+// everything after to that port, and its data plane tunnel is connected there.
+func TestLACFollowsAnswerPort(t *testing.T) {
+	within(t, func(t *testing.T) {
+		n := kerneltestNetwork()
+		lnsDP := n.Dataplane("raw", netip.MustParseAddr("192.0.2.2"))
+		l, err := lnsDP.Listen(kernel.ListenConfig{Encap: kernel.EncapUDP, Addr: netip.MustParseAddrPort("192.0.2.2:1701")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		lac := newNode(t, n, "lac", lacDoc("192.0.2.2", "", ""), "192.0.2.1").start()
+		if _, err := lac.e.CreateTunnel(context.Background(), "lns"); err != nil {
+			t.Fatalf("CreateTunnel: %v", err)
+		}
+		synctest.Wait()
+		b := make([]byte, 4096)
+		k, src, _, err := l.ReadFrom(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := Parse(b[:k], nil)
+		if err != nil || m.Type != MsgSCCRQ {
+			t.Fatalf("listener got %v (%v), want SCCRQ", m.Type, err)
+		}
+		answer := netip.MustParseAddrPort("192.0.2.2:40000")
+		r := rawPeerAt(t, lnsDP, Version2, kernel.EncapUDP, rawTID, answer, src)
+		r.peerTID, r.nr = assignedTunnelID(&m), 1
+		r.send(MsgSCCRP, 0, sccrq(Version2)...)
+		if got := types(r.recv()); len(got) != 1 || got[0] != "SCCCN" {
+			t.Fatalf("after the SCCRP from port 40000 got %v, want SCCCN", got)
+		}
+		ti := lac.only()
+		if ti.State != "established" || ti.Peer != answer.String() {
+			t.Errorf("LAC tunnel %s with peer %s, want established with %v", ti.State, ti.Peer, answer)
+		}
+		if st := lac.dp.State(); !strings.Contains(st, "-> "+answer.String()) {
+			t.Errorf("LAC data plane not connected to %v:\n%s", answer, st)
+		}
+		// The HELLO and everything after go to the new port too.
+		r.send(MsgHELLO, 0)
+		time.Sleep(time.Second) // the delayed acknowledgement
+		if got := types(r.recv()); len(got) != 1 || got[0] != "ZLB" {
+			t.Errorf("after a HELLO got %v, want ZLB", got)
+		}
+		stopAll(lac)
 	})
 }

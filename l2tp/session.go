@@ -304,7 +304,7 @@ func (t *tunnel) startPPP(s *session, client bool) error {
 		SessionID:     s.id,
 		PeerTunnelID:  t.peerID,
 		PeerSessionID: s.peerID,
-		Peer:          t.spec.peer,
+		Peer:          t.peerAddr(),
 		CallingNumber: s.calling,
 		CalledNumber:  s.called,
 		ProxyLCP:      s.proxyLCP,

@@ -47,9 +47,9 @@ type tunnel struct {
 	created time.Time
 
 	reqs     chan tunnelReq
-	pkts     chan []byte   // control packets: from the reader, or forwarded by a listener
-	pppEnded chan *session // sessions whose PPP session ended
-	stopCh   chan struct{} // closed by stopSoon
+	pkts     chan ctlPacket // control packets: from the reader, or forwarded by a listener
+	pppEnded chan *session  // sessions whose PPP session ended
+	stopCh   chan struct{}  // closed by stopSoon
 	stopOnce sync.Once
 	quit     chan struct{} // closed when the actor starts to exit: helpers return
 	done     chan struct{} // closed when the actor has exited
@@ -83,13 +83,15 @@ type tunnel struct {
 	byPeer     bool // the peer ended it (StopCCN received)
 	upEvent    bool // TunnelUp was published
 	timer      *time.Timer
-	trAt       time.Time  // transport deadline
-	backlog    []*Message // messages waiting for room in the transport's send queue, in order
-	unloading  bool       // unloadBacklog is running
-	estAt      time.Time  // establishment deadline
-	idleSince  time.Time  // no session since then
-	sessAt     time.Time  // earliest session deadline
-	hardAt     time.Time  // shutdown deadline
+	trAt       time.Time      // transport deadline
+	rxFrom     netip.AddrPort // where the control packet being handled came from
+	answered   netip.AddrPort // the port the peer answered our SCCRQ from, if not the one we sent to
+	backlog    []*Message     // messages waiting for room in the transport's send queue, in order
+	unloading  bool           // unloadBacklog is running
+	estAt      time.Time      // establishment deadline
+	idleSince  time.Time      // no session since then
+	sessAt     time.Time      // earliest session deadline
+	hardAt     time.Time      // shutdown deadline
 	shutting   bool
 	txMax      uint16 // one past the highest Ns transmitted, for the retransmit metric
 	txAny      bool
@@ -117,7 +119,7 @@ func newTunnel(e *Engine, id uint32, spec tunnelSpec, cfg *config.Config, host s
 		p:        newTunnelParams(cfg, spec, host, rid),
 		created:  e.now(),
 		reqs:     make(chan tunnelReq),
-		pkts:     make(chan []byte, 64),
+		pkts:     make(chan ctlPacket, 64),
 		pppEnded: make(chan *session, 8),
 		stopCh:   make(chan struct{}),
 		quit:     make(chan struct{}),
@@ -164,11 +166,17 @@ func (t *tunnel) doWait(d time.Duration, fn func(*tunnel)) error {
 	return t.do(ctx, fn)
 }
 
+// ctlPacket is a control packet and where it came from.
+type ctlPacket struct {
+	b    []byte
+	from netip.AddrPort
+}
+
 // deliver hands a control packet to the actor without blocking; when its queue is full
 // the packet is dropped, like a full socket buffer, and the peer retransmits.
-func (t *tunnel) deliver(b []byte) {
+func (t *tunnel) deliver(b []byte, from netip.AddrPort) {
 	select {
-	case t.pkts <- b:
+	case t.pkts <- ctlPacket{b, from}:
 	case <-t.done:
 	default:
 		t.e.m.dropped.WithLabelValues("queue_full").Inc()
@@ -199,8 +207,9 @@ func (t *tunnel) run(ctx context.Context) {
 		case <-stopCh:
 			stop, stopCh = nil, nil
 			t.shutdown()
-		case b := <-t.pkts:
-			t.onPacket(b)
+		case p := <-t.pkts:
+			t.rxFrom = p.from
+			t.onPacket(p.b)
 		case r := <-t.reqs:
 			r.fn(t)
 			close(r.done)
@@ -225,6 +234,7 @@ func (t *tunnel) start() error {
 		Peer:         t.spec.peer,
 		TunnelID:     t.id,
 		UDPChecksums: t.p.prof.UDPChecksums,
+		AnyPeerPort:  t.spec.initiator && t.spec.encap == kernel.EncapUDP,
 	})
 	if err != nil {
 		return err
@@ -269,13 +279,13 @@ func (t *tunnel) read() {
 	defer t.helpers.Done()
 	buf := make([]byte, 4096)
 	for {
-		n, err := t.kt.ReadControl(buf)
+		n, from, err := t.kt.ReadControl(buf)
 		if err != nil {
 			return
 		}
 		b := append([]byte(nil), buf[:n]...)
 		select {
-		case t.pkts <- b:
+		case t.pkts <- ctlPacket{b, from}:
 		case <-t.quit:
 			return
 		}
@@ -424,8 +434,17 @@ func (t *tunnel) setState(next tunnelState) {
 
 // up is "tunnel-open" (RFC 2661 §7.2.1): the data plane tunnel is completed and the
 // sessions waiting for the tunnel go on.
+// peerAddr is the peer's address and port: the configured or first-seen one, or the port
+// it answered our SCCRQ from.
+func (t *tunnel) peerAddr() netip.AddrPort {
+	if t.answered.IsValid() {
+		return t.answered
+	}
+	return t.spec.peer
+}
+
 func (t *tunnel) up() {
-	if err := t.kt.Establish(t.peerID, t.spec.peer); err != nil {
+	if err := t.kt.Establish(t.peerID, t.peerAddr()); err != nil {
 		t.log.Warn("cannot establish the data plane tunnel", zap.Error(err))
 		t.closeWith(ResultError{Result: uint16(StopCCNGeneralError), ErrorCode: uint16(ErrorInsufficientResources), Message: "data plane error"}, "data plane: "+err.Error())
 		return
@@ -658,7 +677,7 @@ func (t *tunnel) eventTunnel() *event.Tunnel {
 		Profile:  t.spec.profile,
 		Version:  int(t.spec.version),
 		Encap:    t.spec.encap.String(),
-		Peer:     addrText(t.spec.encap, t.spec.peer),
+		Peer:     addrText(t.spec.encap, t.peerAddr()),
 		PeerHost: t.peer.host,
 		Created:  !t.spec.initiator && !t.spec.static,
 	}

@@ -4,8 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
+	"github.com/probox/probox/kernel"
 	"go.uber.org/zap"
 )
 
@@ -329,12 +331,33 @@ func (t *tunnel) onSCCRP(m *Message) {
 	if res == nil && t.dig != nil && t.dig.RemoteNonce == nil {
 		res = &ResultError{Result: uint16(StopCCNNotAuthorized), Message: "no control message authentication nonce"}
 	}
+	if res == nil {
+		res = t.followAnswer()
+	}
 	if res != nil {
 		t.setResult(*res, "SCCRP refused: "+res.Message)
 		t.fsm(tevRxSCCRPBad)
 		return
 	}
 	t.fsm(tevRxSCCRP)
+}
+
+// followAnswer adopts the port an acceptable SCCRP came from when it is not the one our
+// SCCRQ went to: the responder may answer from any port, and the rest of the tunnel,
+// control and data, then uses it (RFC 2661 §8.1). The data plane tunnel is established
+// (its socket connected to that port) at once, so that the SCCCN goes there.
+func (t *tunnel) followAnswer() *ResultError {
+	from := netip.AddrPortFrom(t.rxFrom.Addr().Unmap(), t.rxFrom.Port())
+	if t.spec.encap != kernel.EncapUDP || !from.IsValid() || from == t.spec.peer || from.Addr() != t.spec.peer.Addr() {
+		return nil
+	}
+	t.answered = from
+	t.log.Info("peer answered from another port: following it (RFC 2661 §8.1)", zap.Stringer("port", from))
+	if err := t.kt.Establish(t.peerID, from); err != nil {
+		t.log.Warn("cannot establish the data plane tunnel", zap.Error(err))
+		return &ResultError{Result: uint16(StopCCNGeneralError), ErrorCode: uint16(ErrorInsufficientResources), Message: "data plane error"}
+	}
+	return nil
 }
 
 // onSCCCN: the responder's last step (RFC 2661 §6.3, RFC 3931 §6.3).

@@ -236,7 +236,7 @@ func TestCloseUnblocksReads(t *testing.T) {
 		read  func() error
 		close func() error
 	}{
-		{"ReadControl", func() error { _, err := p.lacT.ReadControl(buf()); return err }, p.lacT.Close},
+		{"ReadControl", func() error { _, _, err := p.lacT.ReadControl(buf()); return err }, p.lacT.Close},
 		{"ReadFrame", func() error { _, err := ch.ReadFrame(buf()); return err }, ch.Close},
 		{"ReadFrom", func() error { _, _, _, err := l.ReadFrom(buf()); return err }, l.Close},
 		{"ReadDiscovery", func() error { _, _, err := port.ReadDiscovery(buf()); return err }, port.Close},

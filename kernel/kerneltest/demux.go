@@ -22,7 +22,7 @@ func (f *Fake) receiveIPLocked(p Packet) ([]Packet, bool) {
 		t := f.udpTunnelLocked(p.To, p.From)
 		switch {
 		case t != nil && p.Kind == L2TPControl:
-			return nil, t.ctl.pushLocked(bytes.Clone(p.Data))
+			return nil, t.ctl.pushLocked(ctlMsg{data: bytes.Clone(p.Data), src: p.From, dst: p.To.Addr()})
 		case t != nil:
 			return t.receiveDataLocked(p)
 		case p.Kind == L2TPControl:
@@ -48,7 +48,7 @@ func (f *Fake) receiveIPLocked(p Packet) ([]Packet, bool) {
 		if t == nil || t.encap != kernel.EncapIP || t.local.Addr() != p.To.Addr() || t.peer.Addr() != p.From.Addr() {
 			return nil, false
 		}
-		return nil, t.ctl.pushLocked(bytes.Clone(p.Data))
+		return nil, t.ctl.pushLocked(ctlMsg{data: bytes.Clone(p.Data), src: p.From, dst: p.To.Addr()})
 	}
 	if l := f.listenerLocked(kernel.EncapIP, p.To); l != nil {
 		return nil, l.q.pushLocked(ctlMsg{data: bytes.Clone(p.Data), src: p.From, dst: p.To.Addr()})
@@ -57,12 +57,19 @@ func (f *Fake) receiveIPLocked(p Packet) ([]Packet, bool) {
 }
 
 func (f *Fake) udpTunnelLocked(local, peer netip.AddrPort) *tunnel {
+	var anyPort *tunnel
 	for _, t := range f.tunnels {
-		if t.encap == kernel.EncapUDP && t.local == local && t.peer == peer {
+		if t.encap != kernel.EncapUDP || t.local != local {
+			continue
+		}
+		if t.peer == peer {
 			return t
 		}
+		if t.takesFrom(peer) {
+			anyPort = t
+		}
 	}
-	return nil
+	return anyPort
 }
 
 // listenerLocked finds the listener for a packet to dst: bound to dst's address, else

@@ -301,7 +301,8 @@ func (f *Fake) openTunnelLocked(cfg kernel.TunnelConfig) (*tunnel, error) {
 		encap:    cfg.Encap,
 		local:    cfg.Local,
 		peer:     cfg.Peer,
-		ctl:      newQueue[[]byte](),
+		anyPort:  cfg.AnyPeerPort && cfg.Encap == kernel.EncapUDP,
+		ctl:      newQueue[ctlMsg](),
 		sessions: make(map[uint32]*session),
 	}
 	f.tunnels[cfg.TunnelID] = t

@@ -54,7 +54,7 @@ func FuzzIPEncapControl(f *testing.F) {
 		case "listener":
 			k, _, _, _ = l.ReadFrom(buf)
 		case "tunnel":
-			k, _ = t7.ReadControl(buf)
+			k, _, _ = t7.ReadControl(buf)
 		default:
 			return
 		}

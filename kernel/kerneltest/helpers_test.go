@@ -102,3 +102,11 @@ func newPair(t *testing.T, version int, encap kernel.Encap) *lacLNS {
 	}
 	return p
 }
+
+// ctl adapts a tunnel's ReadControl to read, dropping the source address.
+func ctl(fn func([]byte) (int, netip.AddrPort, error)) func([]byte) (int, error) {
+	return func(b []byte) (int, error) {
+		n, _, err := fn(b)
+		return n, err
+	}
+}

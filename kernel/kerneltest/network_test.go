@@ -1,6 +1,7 @@
 package kerneltest
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 
@@ -58,17 +59,17 @@ func TestControlExchange(t *testing.T) {
 				t.Errorf("LNS state:\n%s", got)
 			}
 			noErr(t, lnsT.WriteControl(msg(1, "SCCRP")))
-			if got, want := read(t, lacT.ReadControl), string(msg(1, "SCCRP")); got != want {
+			if got, want := read(t, ctl(lacT.ReadControl)), string(msg(1, "SCCRP")); got != want {
 				t.Errorf("LAC tunnel got %q, want %q", got, want)
 			}
 			// Now the LAC's tunnel's packets reach the LNS's tunnel, not the listener.
 			noErr(t, lacT.WriteControl(msg(2, "SCCCN")))
-			if got, want := read(t, lnsT.ReadControl), string(msg(2, "SCCCN")); got != want {
+			if got, want := read(t, ctl(lnsT.ReadControl)), string(msg(2, "SCCCN")); got != want {
 				t.Errorf("LNS tunnel got %q, want %q", got, want)
 			}
 			// The listener can answer a stranger from its own address.
 			noErr(t, l.WriteTo(msg(1, "StopCCN"), src))
-			if got, want := read(t, lacT.ReadControl), string(msg(1, "StopCCN")); got != want {
+			if got, want := read(t, ctl(lacT.ReadControl)), string(msg(1, "StopCCN")); got != want {
 				t.Errorf("LAC tunnel got %q from the listener, want %q", got, want)
 			}
 			if diff := cmp.Diff(NetCounters{Sent: 4, Delivered: 4}, n.Counters()); diff != "" {
@@ -91,10 +92,10 @@ func TestIPEncapDemux(t *testing.T) {
 	for _, m := range [][]byte{v3ctl(8, "to 8"), v3ctl(0, "to 0"), v3ctl(7, "to 7"), v3ctl(9, "to 9"), []byte("short")} {
 		noErr(t, from.WriteControl(m))
 	}
-	if got := read(t, t7.ReadControl); got != string(v3ctl(7, "to 7")) {
+	if got := read(t, ctl(t7.ReadControl)); got != string(v3ctl(7, "to 7")) {
 		t.Errorf("tunnel 7 got %q", got)
 	}
-	if got := read(t, t8.ReadControl); got != string(v3ctl(8, "to 8")) {
+	if got := read(t, ctl(t8.ReadControl)); got != string(v3ctl(8, "to 8")) {
 		t.Errorf("tunnel 8 got %q", got)
 	}
 	buf := make([]byte, 100)
@@ -134,7 +135,7 @@ func TestFaults(t *testing.T) {
 		t.Helper()
 		var got []string
 		for range k {
-			got = append(got, read(t, p.lnsT.ReadControl))
+			got = append(got, read(t, ctl(p.lnsT.ReadControl)))
 		}
 		return got
 	}
@@ -236,6 +237,49 @@ func TestPacketString(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := tt.p.String(); got != tt.want {
 				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestAnyPeerPort checks TunnelConfig.AnyPeerPort: the LNS answers the SCCRQ from another
+// port (RFC 2661 §8.1), which reaches the LAC's tunnel only with AnyPeerPort, with that
+// port as its source; after Establish to it the tunnel takes that port only.
+func TestAnyPeerPort(t *testing.T) {
+	for _, anyPort := range []bool{false, true} {
+		t.Run(fmt.Sprintf("AnyPeerPort=%v", anyPort), func(t *testing.T) {
+			n := NewNetwork()
+			lac := n.Dataplane("lac", lacAddr)
+			lns := n.Dataplane("lns", lnsAddr)
+			lacT := must(lac.OpenTunnel(kernel.TunnelConfig{Version: 2, Encap: kernel.EncapUDP,
+				Peer: ap("192.0.2.2:1701"), TunnelID: 1, AnyPeerPort: anyPort}))
+			other := ap("192.0.2.2:40000")
+			lnsT := must(lns.OpenTunnel(kernel.TunnelConfig{Version: 2, Encap: kernel.EncapUDP,
+				Local: other, Peer: lacT.LocalAddr(), TunnelID: 2}))
+			noErr(t, lnsT.WriteControl([]byte("SCCRP")))
+			if !anyPort {
+				if c := n.Counters(); c.Unreachable != 1 {
+					t.Errorf("counters %+v: want the SCCRP unreachable", c)
+				}
+				return
+			}
+			b := make([]byte, 100)
+			k, src, err := lacT.ReadControl(b)
+			noErr(t, err)
+			if string(b[:k]) != "SCCRP" || src != other {
+				t.Errorf("read %q from %v, want SCCRP from %v", b[:k], src, other)
+			}
+			noErr(t, lacT.Establish(2, other))
+			noErr(t, lacT.WriteControl([]byte("SCCCN")))
+			if got := read(t, ctl(lnsT.ReadControl)); got != "SCCCN" {
+				t.Errorf("LNS tunnel got %q, want SCCCN", got)
+			}
+			// Established: another port of the peer no longer reaches the tunnel.
+			stray := must(lns.OpenTunnel(kernel.TunnelConfig{Version: 2, Encap: kernel.EncapUDP,
+				Local: ap("192.0.2.2:40001"), Peer: lacT.LocalAddr(), TunnelID: 3}))
+			noErr(t, stray.WriteControl([]byte("HELLO")))
+			if c := n.Counters(); c.Unreachable != 1 {
+				t.Errorf("counters %+v: want the stray HELLO unreachable", c)
 			}
 		})
 	}

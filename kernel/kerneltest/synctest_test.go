@@ -27,7 +27,7 @@ func TestSynctest(t *testing.T) {
 		go func() {
 			b := make([]byte, 100)
 			for {
-				n, err := p.lnsT.ReadControl(b)
+				n, _, err := p.lnsT.ReadControl(b)
 				got <- result{string(b[:n]), time.Since(start), err}
 				if err != nil {
 					return

@@ -89,10 +89,11 @@ type tunnel struct {
 	cfg   kernel.TunnelConfig // normalized: Local resolved
 	encap kernel.Encap
 	local netip.AddrPort
-	ctl   *queue[[]byte]
+	ctl   *queue[ctlMsg]
 
 	// The Network's mutex guards the fields below.
 	peer        netip.AddrPort // connected peer; Establish may change its port
+	anyPort     bool           // TunnelConfig.AnyPeerPort, until Establish
 	peerID      uint32
 	established bool
 	sessions    map[uint32]*session
@@ -102,12 +103,18 @@ type tunnel struct {
 
 func (t *tunnel) name() string { return fmt.Sprintf("tunnel %d", t.cfg.TunnelID) }
 
-func (t *tunnel) ReadControl(b []byte) (int, error) {
+func (t *tunnel) ReadControl(b []byte) (int, netip.AddrPort, error) {
 	m, err := t.ctl.pop(&t.f.n.mu)
 	if err != nil {
-		return 0, err
+		return 0, netip.AddrPort{}, err
 	}
-	return copy(b, m), nil
+	return copy(b, m.data), m.src, nil
+}
+
+// takesFrom reports whether a UDP packet from peer reaches this tunnel: from the connected
+// peer, or before Establish with AnyPeerPort from any port of its address.
+func (t *tunnel) takesFrom(peer netip.AddrPort) bool {
+	return t.peer == peer || t.anyPort && !t.established && t.peer.Addr() == peer.Addr()
 }
 
 func (t *tunnel) WriteControl(b []byte) error {
@@ -146,7 +153,7 @@ func (t *tunnel) Establish(peerTunnelID uint32, peer netip.AddrPort) error {
 				return opError("establish", t.name(), syscall.EADDRINUSE)
 			}
 		}
-		t.peer, t.peerID, t.established = peer, peerTunnelID, true
+		t.peer, t.peerID, t.established, t.anyPort = peer, peerTunnelID, true, false
 		return nil
 	})
 }

@@ -37,13 +37,14 @@ type tunnel struct {
 	sock *pollFD
 	log  *zap.Logger
 
-	malformed, tooBig, data atomic.Uint64 // packets ReadControl dropped
+	malformed, tooBig, data, strangers atomic.Uint64 // packets ReadControl dropped
 
 	rmu sync.Mutex // serialises ReadControl
 
 	mu          sync.Mutex // guards the fields below
 	closed      bool
 	established bool
+	anyPort     bool // TunnelConfig.AnyPeerPort until Establish: the socket is not connected
 	local       netip.AddrPort
 	peer        netip.AddrPort
 	peerID      uint32
@@ -72,6 +73,7 @@ func (d *Dataplane) OpenTunnel(cfg kernel.TunnelConfig) (kernel.Tunnel, error) {
 	if !t.udp {
 		t.peer = netip.AddrPortFrom(cfg.Peer.Addr(), 0)
 	}
+	t.anyPort = t.udp && cfg.AnyPeerPort
 	if err := t.open(); err != nil {
 		return nil, opErr("open", obj, err)
 	}
@@ -151,10 +153,22 @@ func (t *tunnel) setup(fd int) error {
 				return os.NewSyscallError("setsockopt", err)
 			}
 		}
+		if t.anyPort && local.Addr() == unspec {
+			// Not connected until Establish: bind the address the route to the peer
+			// uses, as connect would have chosen it.
+			src, err := t.d.routeSource(t.peer)
+			if err != nil {
+				return err
+			}
+			local = netip.AddrPortFrom(src, local.Port())
+		}
 		if local.Addr() != unspec || local.Port() != 0 {
 			if err := unix.Bind(fd, sockaddrOf(local)); err != nil {
 				return os.NewSyscallError("bind", err)
 			}
+		}
+		if t.anyPort {
+			return t.readLocal(fd)
 		}
 	} else {
 		// An L2TP/IP socket must be bound before it connects; the connection ID is how
@@ -178,6 +192,29 @@ func (t *tunnel) connect(fd int, peer netip.AddrPort, peerID uint32) error {
 	if err != nil {
 		return os.NewSyscallError("connect", err)
 	}
+	return t.readLocal(fd)
+}
+
+// routeSource returns the source address the kernel would use towards peer: that of a
+// throw-away UDP socket connected to it (connecting a UDP socket sends nothing).
+func (d *Dataplane) routeSource(peer netip.AddrPort) (netip.Addr, error) {
+	fd, err := d.openSocket(family(peer.Addr().Is6()), unix.SOCK_DGRAM, 0)
+	if err != nil {
+		return netip.Addr{}, os.NewSyscallError("socket", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Connect(fd, sockaddrOf(peer)); err != nil {
+		return netip.Addr{}, os.NewSyscallError("connect", err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return netip.Addr{}, os.NewSyscallError("getsockname", err)
+	}
+	return addrPortOf(sa).Addr(), nil
+}
+
+// readLocal records the socket's local address.
+func (t *tunnel) readLocal(fd int) error {
 	sa, err := unix.Getsockname(fd)
 	if err != nil {
 		return os.NewSyscallError("getsockname", err)
@@ -190,23 +227,38 @@ func (t *tunnel) connect(fd int, peer netip.AddrPort, peerID uint32) error {
 }
 
 // ReadControl reads the next control message; data packets that reach the socket (before
-// Establish, or for sessions the kernel does not know) are dropped.
-func (t *tunnel) ReadControl(b []byte) (int, error) {
+// Establish, or for sessions the kernel does not know) are dropped, and so is anything
+// from another address while an AnyPeerPort socket is not connected.
+func (t *tunnel) ReadControl(b []byte) (int, netip.AddrPort, error) {
 	t.rmu.Lock()
 	defer t.rmu.Unlock()
 	for {
-		n, _, trunc, _, err := t.sock.recvmsg(b, nil)
+		n, _, trunc, sa, err := t.sock.recvmsg(b, nil)
 		if err != nil {
 			if err == net.ErrClosed {
-				return 0, net.ErrClosed
+				return 0, netip.AddrPort{}, net.ErrClosed
 			}
 			if transient(err) {
 				continue
 			}
-			return 0, opErr("read control", t.obj, err)
+			return 0, netip.AddrPort{}, opErr("read control", t.obj, err)
 		}
 		if trunc {
 			t.tooBig.Add(1)
+			continue
+		}
+		t.mu.Lock()
+		peer, anyPort := t.peer, t.anyPort
+		t.mu.Unlock()
+		from := addrPortOf(sa)
+		if !from.IsValid() {
+			from = peer
+		}
+		if !t.udp {
+			from = netip.AddrPortFrom(from.Addr(), 0)
+		}
+		if anyPort && from.Addr() != peer.Addr() {
+			t.strangers.Add(1)
 			continue
 		}
 		p := b[:n]
@@ -216,7 +268,7 @@ func (t *tunnel) ReadControl(b []byte) (int, error) {
 				t.malformed.Add(1)
 				continue
 			}
-			return n, nil
+			return n, from, nil
 		}
 		control, v, ok := classifyUDP(p)
 		switch {
@@ -226,7 +278,7 @@ func (t *tunnel) ReadControl(b []byte) (int, error) {
 		case !control:
 			t.data.Add(1)
 		default:
-			return n, nil
+			return n, from, nil
 		}
 	}
 }
@@ -234,7 +286,16 @@ func (t *tunnel) ReadControl(b []byte) (int, error) {
 // WriteControl sends a control message to the peer (over IP the kernel adds the zero
 // session ID).
 func (t *tunnel) WriteControl(b []byte) error {
-	if err := t.sock.write(b); err != nil {
+	t.mu.Lock()
+	peer, anyPort := t.peer, t.anyPort
+	t.mu.Unlock()
+	var err error
+	if anyPort {
+		err = t.sock.sendto(b, nil, sockaddrOf(peer))
+	} else {
+		err = t.sock.write(b)
+	}
+	if err != nil {
 		if err == net.ErrClosed {
 			return net.ErrClosed
 		}
@@ -275,7 +336,7 @@ func (t *tunnel) Establish(peerTunnelID uint32, peer netip.AddrPort) error {
 		}
 	}
 	err := t.sock.control(func(fd int) error {
-		if peer != t.peer || !t.udp {
+		if peer != t.peer || !t.udp || t.anyPort {
 			if err := t.connect(fd, peer, peerTunnelID); err != nil {
 				return err
 			}
@@ -292,7 +353,7 @@ func (t *tunnel) Establish(peerTunnelID uint32, peer netip.AddrPort) error {
 	if err != nil {
 		return opErr("establish", t.obj, err)
 	}
-	t.established, t.peerID, t.peer = true, peerTunnelID, peer
+	t.established, t.peerID, t.peer, t.anyPort = true, peerTunnelID, peer, false
 	t.log.Debug("tunnel established", zap.Uint32("peer_tunnel_id", peerTunnelID), zap.Stringer("peer", peer))
 	return nil
 }
@@ -324,6 +385,7 @@ func (t *tunnel) Stats() kernel.Counters {
 	c.Drops[kernel.DropMalformed] += t.malformed.Load()
 	c.Drops[kernel.DropTooBig] += t.tooBig.Load()
 	c.Drops[kernel.DropNoSession] += t.data.Load()
+	c.Drops[kernel.DropUnknownPeer] += t.strangers.Load()
 	return c
 }
 

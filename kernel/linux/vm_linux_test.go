@@ -112,7 +112,7 @@ func readControl(t *testing.T, tun kernel.Tunnel, what string) []byte {
 	t.Helper()
 	return within(t, ioWait, what, func() ([]byte, error) {
 		b := make([]byte, 2048)
-		n, err := tun.ReadControl(b)
+		n, _, err := tun.ReadControl(b)
 		return b[:n], err
 	})
 }
@@ -327,7 +327,7 @@ func TestKernelL2TPv2PPP(t *testing.T) {
 	}
 	ok(t, dpA.Close(), "Close a")
 	ok(t, dpZ.Close(), "Close z")
-	if _, err := tz.ReadControl(make([]byte, 10)); err != net.ErrClosed {
+	if _, _, err := tz.ReadControl(make([]byte, 10)); err != net.ErrClosed {
 		t.Errorf("ReadControl after Close: %v, want net.ErrClosed", err)
 	}
 	assertClean(t, a, "veth0")
@@ -355,6 +355,70 @@ func channelOf(t *testing.T, s kernel.Session) kernel.Channel {
 
 // TestKernelL2TPv3PPPUDP6 runs an L2TPv3 PPP pseudowire with cookies, the default
 // L2-Specific Sublayer and sequencing over UDP/IPv6, and passes IPv4 and IPv6 over it.
+// TestKernelAnyPeerPort has z answer a's SCCRQ (sent to port 1701) from port 1702, as
+// RFC 2661 §8.1 allows: a's AnyPeerPort tunnel reads it with its source, Establish
+// connects the socket there, and the kernel's data path uses that port.
+func TestKernelAnyPeerPort(t *testing.T) {
+	requireVM(t)
+	netns.CheckFDs(t)
+	checkGoroutines(t)
+	_, a, z := pair(t)
+	dpA := openDP(t, a, Config{InterfaceGroup: testGroup})
+	dpZ := openDP(t, z, Config{InterfaceGroup: testGroup})
+
+	lst, err := dpZ.Listen(kernel.ListenConfig{Encap: kernel.EncapUDP, Addr: netip.MustParseAddrPort("0.0.0.0:1701")})
+	ok(t, err, "Listen")
+	ta, err := dpA.OpenTunnel(kernel.TunnelConfig{Version: 2, Peer: netip.MustParseAddrPort("192.0.2.2:1701"), TunnelID: 100, AnyPeerPort: true})
+	ok(t, err, "OpenTunnel a")
+	if l := ta.LocalAddr(); l.Addr() != netip.MustParseAddr("192.0.2.1") || l.Port() == 0 {
+		t.Fatalf("tunnel a bound to %v, want 192.0.2.1 and a port", l)
+	}
+	ok(t, ta.WriteControl(v2Control(0, 0)), "WriteControl SCCRQ")
+	src := within(t, ioWait, "listener ReadFrom", func() (netip.AddrPort, error) {
+		_, src, _, err := lst.ReadFrom(make([]byte, 2048))
+		return src, err
+	})
+	if src != ta.LocalAddr() {
+		t.Fatalf("the SCCRQ came from %v, want %v", src, ta.LocalAddr())
+	}
+	answer := netip.MustParseAddrPort("192.0.2.2:1702")
+	tz, err := dpZ.OpenTunnel(kernel.TunnelConfig{Version: 2, Local: answer, Peer: src, TunnelID: 200})
+	ok(t, err, "OpenTunnel z")
+	sccrp := v2Control(100, 0)
+	ok(t, tz.WriteControl(sccrp), "WriteControl SCCRP")
+	type msg struct {
+		b    []byte
+		from netip.AddrPort
+	}
+	got := within(t, ioWait, "SCCRP", func() (msg, error) {
+		b := make([]byte, 2048)
+		n, from, err := ta.ReadControl(b)
+		return msg{b[:n], from}, err
+	})
+	if !bytes.Equal(got.b, sccrp) || got.from != answer {
+		t.Fatalf("read %x from %v, want %x from %v", got.b, got.from, sccrp, answer)
+	}
+	ok(t, ta.Establish(200, answer), "Establish a")
+	ok(t, tz.Establish(100, src), "Establish z")
+	scccn := v2Control(200, 1)
+	ok(t, ta.WriteControl(scccn), "WriteControl SCCCN")
+	if b := readControl(t, tz, "SCCCN"); !bytes.Equal(b, scccn) {
+		t.Fatalf("tunnel z read %x, want %x", b, scccn)
+	}
+	sa, err := ta.EnsureSession(kernel.SessionConfig{SessionID: 11, PeerSessionID: 22})
+	ok(t, err, "EnsureSession a")
+	sz, err := tz.EnsureSession(kernel.SessionConfig{SessionID: 22, PeerSessionID: 11})
+	ok(t, err, "EnsureSession z")
+	cha, err := sa.Channel()
+	ok(t, err, "Channel a")
+	chz, err := sz.Channel()
+	ok(t, err, "Channel z")
+	exchange(t, cha, chz, lcpFrame, "LCP a->z through port 1702")
+	exchange(t, chz, cha, lcpFrame, "LCP z->a from port 1702")
+	ok(t, dpA.Close(), "Close a")
+	ok(t, dpZ.Close(), "Close z")
+}
+
 func TestKernelL2TPv3PPPUDP6(t *testing.T) {
 	requireVM(t)
 	netns.CheckFDs(t)

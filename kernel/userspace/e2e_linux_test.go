@@ -362,20 +362,20 @@ func TestE2EListen(t *testing.T) {
 				Local: netip.AddrPortFrom(dst, l.Addr().Port()), Peer: src})
 			e.must(err)
 			e.must(tz.WriteControl(reply))
-			n, err = ta.ReadControl(b)
+			n, _, err = ta.ReadControl(b)
 			e.must(err)
 			if string(b[:n]) != string(reply) {
 				t.Errorf("client read %x, want %x", b[:n], reply)
 			}
 			e.must(ta.WriteControl(next))
-			n, err = tz.ReadControl(b)
+			n, _, err = tz.ReadControl(b)
 			e.must(err)
 			if string(b[:n]) != string(next) {
 				t.Errorf("server tunnel read %x, want %x", b[:n], next)
 			}
 			// The listener answers peers it does not accept.
 			e.must(l.WriteTo(reply, src))
-			n, err = ta.ReadControl(b)
+			n, _, err = ta.ReadControl(b)
 			e.must(err)
 			if string(b[:n]) != string(reply) {
 				t.Errorf("client read %x from the listener, want %x", b[:n], reply)

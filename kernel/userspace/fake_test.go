@@ -303,7 +303,7 @@ func (s *fakeSys) listenUDP(addr netip.AddrPort) (packetConn, error) {
 	return c, nil
 }
 
-func (s *fakeSys) dialUDP(local, peer netip.AddrPort, checksums bool) (packetConn, error) {
+func (s *fakeSys) dialUDP(local, peer netip.AddrPort, checksums, unconnected bool) (packetConn, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.fail("dial"); err != nil {
@@ -313,6 +313,9 @@ func (s *fakeSys) dialUDP(local, peer netip.AddrPort, checksums bool) (packetCon
 		local = netip.AddrPortFrom(local.Addr(), 40000+uint16(len(s.conns)))
 	}
 	c := newFakeConn("dial", local, peer)
+	if unconnected {
+		c.kind, c.peer = "dial-unconnected", netip.AddrPort{}
+	}
 	c.discard = s.discard
 	s.conns = append(s.conns, c)
 	return c, nil

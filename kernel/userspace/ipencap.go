@@ -217,7 +217,7 @@ func (dm *ipDemux) handle(m *msg) {
 	dm.ctr.rx(len(p))
 	if ccid := binary.BigEndian.Uint32(body[4:]); ccid != 0 {
 		if t, ok := dm.tunnels.get(ccid); ok && t.peerAddr() == src {
-			t.controlIn(body)
+			t.controlIn(body, netip.AddrPortFrom(src, 0))
 			return
 		}
 	}

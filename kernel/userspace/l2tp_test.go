@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -409,7 +410,7 @@ func TestControlMessages(t *testing.T) {
 	sccrp := hx("c802 0014 000a 0000 0000 0001 8008 0000 0000 0002")
 	r.conn.inject(sccrp, peerAP)
 	b := make([]byte, 1500)
-	n, err := r.tun.ReadControl(b)
+	n, _, err := r.tun.ReadControl(b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -429,13 +430,13 @@ func TestControlMessages(t *testing.T) {
 	}
 	waitFor(t, func() bool { return r.tun.Stats().Drops[kernel.DropQueueFull] == 5 }, "5 queue-full drops")
 	for range tunnelQueueDepth {
-		if _, err := r.tun.ReadControl(b); err != nil {
+		if _, _, err := r.tun.ReadControl(b); err != nil {
 			t.Fatal(err)
 		}
 	}
 
 	r.tun.Close()
-	if _, err := r.tun.ReadControl(b); !errors.Is(err, net.ErrClosed) {
+	if _, _, err := r.tun.ReadControl(b); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("ReadControl after Close: %v, want net.ErrClosed", err)
 	}
 	if err := r.tun.WriteControl(sccrp); !errors.Is(err, net.ErrClosed) {
@@ -484,7 +485,7 @@ func TestIPEncapDemux(t *testing.T) {
 					t.Errorf("ReadFrom: src %v dst %v, want %v %v", src, dst, tc.src, localAP.Addr())
 				}
 			} else {
-				n, err = t1.ReadControl(b)
+				n, _, err = t1.ReadControl(b)
 			}
 			if err != nil {
 				t.Fatal(err)
@@ -529,7 +530,7 @@ func TestIPEncapDemux(t *testing.T) {
 	raw.in <- fakePkt{b: hx("0000"), src: netip.AddrPortFrom(peer, 0)}
 	raw.in <- fakePkt{b: hx("00000000 c803"), src: netip.AddrPortFrom(peer, 0)}
 	raw.in <- fakePkt{b: cat(hx("00000000"), scccn), src: netip.AddrPortFrom(peer, 0)}
-	if _, err := t1.ReadControl(make([]byte, 100)); err != nil {
+	if _, _, err := t1.ReadControl(make([]byte, 100)); err != nil {
 		t.Fatal(err)
 	}
 	d.mu.Lock()
@@ -736,5 +737,56 @@ func TestEstablishReconnects(t *testing.T) {
 	}
 	if err := r.tun.Establish(0, moved); !errors.Is(err, syscall.EINVAL) {
 		t.Errorf("Establish with peer tunnel ID 0: %v, want EINVAL", err)
+	}
+}
+
+// TestAnyPeerPort checks TunnelConfig.AnyPeerPort: until Establish the socket is not
+// connected, writes name the configured peer, control messages from any port of the
+// peer's address are read with their source, and others are dropped; Establish connects
+// the socket to the port the peer answered from.
+func TestAnyPeerPort(t *testing.T) {
+	d, fs := newTestDP(t)
+	tun, err := d.OpenTunnel(kernel.TunnelConfig{Version: 2, Encap: kernel.EncapUDP, Local: localAP, Peer: peerAP, TunnelID: 10, AnyPeerPort: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tun.Close()
+	conn := fs.conn(t, "dial-unconnected")
+	sccrq := hx("c802 000c 0000 0000 0000 0000")
+	if err := tun.WriteControl(sccrq); err != nil {
+		t.Fatal(err)
+	}
+	if p := conn.next(t); p.to != peerAP {
+		t.Errorf("SCCRQ written to %v, want %v", p.to, peerAP)
+	}
+	answer := netip.MustParseAddrPort("192.0.2.2:40000")
+	sccrp := hx("c802 000c 000a 0000 0000 0001")
+	conn.inject(sccrp, netip.MustParseAddrPort("192.0.2.99:1701")) // a stranger
+	conn.inject(sccrp, answer)
+	b := make([]byte, 100)
+	n, src, err := tun.ReadControl(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b[:n], sccrp) || src != answer {
+		t.Errorf("read %x from %v, want %x from %v", b[:n], src, sccrp, answer)
+	}
+	if got := tun.Stats().Drops[kernel.DropUnknownPeer]; got != 1 {
+		t.Errorf("%d drops from unknown peers, want 1", got)
+	}
+	if err := tun.Establish(20, answer); err != nil {
+		t.Fatal(err)
+	}
+	conn.mu.Lock()
+	connects := slices.Clone(conn.connects)
+	conn.mu.Unlock()
+	if !slices.Equal(connects, []netip.AddrPort{answer}) {
+		t.Errorf("connects %v, want [%v]", connects, answer)
+	}
+	if err := tun.WriteControl(sccrq); err != nil {
+		t.Fatal(err)
+	}
+	if p := conn.next(t); p.to != answer {
+		t.Errorf("after Establish written to %v, want %v", p.to, answer)
 	}
 }

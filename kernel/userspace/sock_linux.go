@@ -37,11 +37,12 @@ type mmsghdr struct {
 type sockConn struct {
 	f         *os.File
 	rc        syscall.RawConn
-	v6        bool // AF_INET6
-	raw       bool // a raw IP socket
-	raw4      bool // an IPv4 raw socket: datagrams start with the IP header
-	connected bool
-	pktinfo   bool // IP_PKTINFO / IPV6_RECVPKTINFO are on
+	v6        bool        // AF_INET6
+	raw       bool        // a raw IP socket
+	raw4      bool        // an IPv4 raw socket: datagrams start with the IP header
+	connected bool        // connected when made: reads need no sender address
+	peered    atomic.Bool // connected since (connect)
+	pktinfo   bool        // IP_PKTINFO / IPV6_RECVPKTINFO are on
 	local     netip.AddrPort
 	closed    atomic.Bool
 
@@ -337,13 +338,16 @@ func (c *sockConn) connect(peer netip.AddrPort) error {
 	if cerr != nil {
 		return cerr
 	}
+	if err == nil {
+		c.peered.Store(true)
+	}
 	return err
 }
 
 func (c *sockConn) localAddr() netip.AddrPort { return c.local }
 
 func (c *sockConn) pathMTU() int {
-	if !c.connected {
+	if !c.connected && !c.peered.Load() {
 		return 0
 	}
 	var mtu int
@@ -426,9 +430,18 @@ func listenUDPSocket(addr netip.AddrPort) (*sockConn, error) {
 	return newSockConn(fd, v6, false, false, true)
 }
 
-// dialUDPSocket opens a UDP socket bound to local (if valid) and connected to peer.
-func dialUDPSocket(local, peer netip.AddrPort, checksums bool) (*sockConn, error) {
+// dialUDPSocket opens a UDP socket bound to local (if valid) and connected to peer, or
+// with unconnected bound to an address (local's, else the route's source towards peer)
+// and not connected.
+func dialUDPSocket(local, peer netip.AddrPort, checksums, unconnected bool) (*sockConn, error) {
 	v6 := peer.Addr().Is6()
+	if unconnected && (!local.Addr().IsValid() || local.Addr().IsUnspecified()) {
+		src, err := routeSource(peer, v6)
+		if err != nil {
+			return nil, err
+		}
+		local = netip.AddrPortFrom(src, local.Port())
+	}
 	opts := [][3]int{{unix.SOL_SOCKET, unix.SO_REUSEADDR, 1}}
 	if !v6 && !checksums {
 		opts = append(opts, [3]int{unix.SOL_SOCKET, unix.SO_NO_CHECK, 1})
@@ -450,11 +463,31 @@ func dialUDPSocket(local, peer netip.AddrPort, checksums bool) (*sockConn, error
 			return nil, os.NewSyscallError("bind", err)
 		}
 	}
-	if err := unix.Connect(fd, sockaddrOf(peer, v6)); err != nil {
-		unix.Close(fd)
-		return nil, os.NewSyscallError("connect", err)
+	if !unconnected {
+		if err := unix.Connect(fd, sockaddrOf(peer, v6)); err != nil {
+			unix.Close(fd)
+			return nil, os.NewSyscallError("connect", err)
+		}
 	}
-	return newSockConn(fd, v6, false, true, false)
+	return newSockConn(fd, v6, false, !unconnected, false)
+}
+
+// routeSource returns the source address the kernel would use towards peer: that of a
+// throw-away UDP socket connected to it (connecting a UDP socket sends nothing).
+func routeSource(peer netip.AddrPort, v6 bool) (netip.Addr, error) {
+	fd, err := openSocket(v6, unix.SOCK_DGRAM, 0)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	defer unix.Close(fd)
+	if err := unix.Connect(fd, sockaddrOf(peer, v6)); err != nil {
+		return netip.Addr{}, os.NewSyscallError("connect", err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return netip.Addr{}, os.NewSyscallError("getsockname", err)
+	}
+	return sockaddrToAddrPort(sa).Addr(), nil
 }
 
 // openIPEncapSocket opens the raw socket of protocol 115 for one address family.

@@ -3,8 +3,10 @@
 package userspace
 
 import (
+	"net"
 	"net/netip"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
@@ -96,5 +98,67 @@ func TestStripIPv4(t *testing.T) {
 				t.Errorf("off %d n %d, want %d %d", m.off, m.n, tc.wantOff, tc.wantN)
 			}
 		})
+	}
+}
+
+// TestDialUDPUnconnected checks an unconnected tunnel socket on loopback: bound to the
+// route's source address, it reads datagrams from any port with their sender, writes to a
+// named destination, and after connect takes the connected port only.
+func TestDialUDPUnconnected(t *testing.T) {
+	lns1701, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Skipf("no loopback UDP: %v", err)
+	}
+	defer lns1701.Close()
+	lnsOther, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lnsOther.Close()
+	peer := lns1701.LocalAddr().(*net.UDPAddr).AddrPort()
+	other := lnsOther.LocalAddr().(*net.UDPAddr).AddrPort()
+
+	c, err := dialUDPSocket(netip.AddrPort{}, peer, true, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	if got := c.localAddr(); got.Addr() != peer.Addr() || got.Port() == 0 {
+		t.Fatalf("local address %v, want 127.0.0.1 with a port", got)
+	}
+	if err := c.writeTo([]byte("SCCRQ"), peer, netip.Addr{}); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 100)
+	lns1701.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, from, err := lns1701.ReadFromUDPAddrPort(b)
+	if err != nil || string(b[:n]) != "SCCRQ" || from != c.localAddr() {
+		t.Fatalf("the LNS read %q from %v (%v), want SCCRQ from %v", b[:n], from, err, c.localAddr())
+	}
+	if _, err := lnsOther.WriteToUDPAddrPort([]byte("SCCRP"), from); err != nil {
+		t.Fatal(err)
+	}
+	ms := newBatch(1, 2048)
+	if k, err := c.readBatch(ms); err != nil || k != 1 {
+		t.Fatalf("readBatch: %d, %v", k, err)
+	}
+	if got := string(ms[0].buf[ms[0].off : ms[0].off+ms[0].n]); got != "SCCRP" || ms[0].src != other {
+		t.Errorf("read %q from %v, want SCCRP from %v", got, ms[0].src, other)
+	}
+	if err := c.connect(other); err != nil {
+		t.Fatal(err)
+	}
+	if c.pathMTU() == 0 {
+		t.Error("no path MTU once connected")
+	}
+	// Connected: the old port no longer reaches the socket, the new one does.
+	lns1701.WriteToUDPAddrPort([]byte("stray"), from)
+	lnsOther.WriteToUDPAddrPort([]byte("HELLO"), from)
+	ms[0].off = 0
+	if k, err := c.readBatch(ms); err != nil || k != 1 {
+		t.Fatalf("readBatch: %d, %v", k, err)
+	}
+	if got := string(ms[0].buf[ms[0].off : ms[0].off+ms[0].n]); got != "HELLO" {
+		t.Errorf("after connect read %q, want HELLO", got)
 	}
 }

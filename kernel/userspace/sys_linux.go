@@ -90,10 +90,10 @@ func (s *osSystem) listenUDP(addr netip.AddrPort) (packetConn, error) {
 	return c, nil
 }
 
-func (s *osSystem) dialUDP(local, peer netip.AddrPort, checksums bool) (packetConn, error) {
+func (s *osSystem) dialUDP(local, peer netip.AddrPort, checksums, unconnected bool) (packetConn, error) {
 	var c *sockConn
 	err := s.inNS(func() (err error) {
-		c, err = dialUDPSocket(local, peer, checksums)
+		c, err = dialUDPSocket(local, peer, checksums, unconnected)
 		return err
 	})
 	if err != nil {

@@ -91,8 +91,11 @@ type system interface {
 	// local address of each datagram.
 	listenUDP(addr netip.AddrPort) (packetConn, error)
 	// dialUDP opens a UDP socket bound to local (SO_REUSEADDR) and connected to peer;
-	// checksums=false disables UDP checksums on IPv4 (SO_NO_CHECK).
-	dialUDP(local, peer netip.AddrPort, checksums bool) (packetConn, error)
+	// checksums=false disables UDP checksums on IPv4 (SO_NO_CHECK). With unconnected, the
+	// socket is bound to local's port and to local's address or else the one the route to
+	// peer uses, and left unconnected until connect: it reports each datagram's sender,
+	// and writes name their destination.
+	dialUDP(local, peer netip.AddrPort, checksums, unconnected bool) (packetConn, error)
 	// openIPEncap opens the raw IP socket for protocol 115 of one address family.
 	openIPEncap(v6 bool) (packetConn, error)
 	// openTun creates a TUN (or TAP) device named name (which may hold %d) with the

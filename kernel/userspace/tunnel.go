@@ -44,6 +44,7 @@ type tunnel struct {
 	wg    sync.WaitGroup
 
 	peer     atomic.Pointer[peerInfo]
+	anyPort  atomic.Bool // TunnelConfig.AnyPeerPort until Establish: the socket is not connected
 	sessions cowMap[uint32, *session]
 
 	mu     sync.Mutex // guards closed, Establish and session changes
@@ -70,7 +71,8 @@ func (d *Dataplane) OpenTunnel(cfg kernel.TunnelConfig) (kernel.Tunnel, error) {
 	}
 	t.peer.Store(&peerInfo{addr: cfg.Peer})
 	if t.udp {
-		c, err := d.sys.dialUDP(cfg.Local, cfg.Peer, cfg.UDPChecksums)
+		t.anyPort.Store(cfg.AnyPeerPort)
+		c, err := d.sys.dialUDP(cfg.Local, cfg.Peer, cfg.UDPChecksums, cfg.AnyPeerPort)
 		if err != nil {
 			return nil, opErr("open", obj, err)
 		}
@@ -124,9 +126,15 @@ func checkTunnelConfig(cfg kernel.TunnelConfig) error {
 func (t *tunnel) peerAddr() netip.Addr { return t.peer.Load().addr.Addr() }
 
 // ReadControl reads the next control message; see kernel.Tunnel.
-func (t *tunnel) ReadControl(b []byte) (int, error) {
-	n, _, err := t.ctrl.read(b)
-	return n, err
+func (t *tunnel) ReadControl(b []byte) (int, netip.AddrPort, error) {
+	n, q, err := t.ctrl.read(b)
+	if err != nil {
+		return 0, netip.AddrPort{}, err
+	}
+	if !q.src.IsValid() {
+		q.src = t.peer.Load().addr // from the connected socket or the IP demultiplexer
+	}
+	return n, q.src, nil
 }
 
 // WriteControl sends a control message to the peer.
@@ -135,9 +143,12 @@ func (t *tunnel) WriteControl(b []byte) error {
 		return net.ErrClosed
 	}
 	var err error
-	if t.udp {
+	switch {
+	case t.udp && t.anyPort.Load():
+		err = t.c.writeTo(b, t.peer.Load().addr, netip.Addr{})
+	case t.udp:
 		err = t.c.write(b)
-	} else {
+	default:
 		err = t.dm.writeControl(b, t.peerAddr(), t.from)
 	}
 	if err != nil {
@@ -181,12 +192,13 @@ func (t *tunnel) Establish(peerTunnelID uint32, peer netip.AddrPort) error {
 	if peer.Addr().Is4() != cur.addr.Addr().Is4() {
 		return opErr("establish", t.obj, fmt.Errorf("%w: peer %v changes address family", errInval, peer))
 	}
-	if t.udp && peer != cur.addr {
+	if t.udp && (peer != cur.addr || t.anyPort.Load()) {
 		if err := t.c.connect(peer); err != nil {
 			return opErr("establish", t.obj, err)
 		}
 	}
 	t.peer.Store(&peerInfo{addr: peer, tid: peerTunnelID, established: true})
+	t.anyPort.Store(false)
 	t.log.Debug("tunnel established", zap.Uint32("peer_tunnel_id", peerTunnelID), zap.Stringer("peer", peer))
 	return nil
 }
@@ -224,9 +236,10 @@ func (t *tunnel) Close() error {
 	return nil
 }
 
-// controlIn queues a control message for ReadControl.
-func (t *tunnel) controlIn(b []byte) {
-	if !t.ctrl.push(nil, b, queued{}) {
+// controlIn queues a control message from src (unset: the connected peer) for
+// ReadControl.
+func (t *tunnel) controlIn(b []byte, src netip.AddrPort) {
+	if !t.ctrl.push(nil, b, queued{src: src}) {
 		t.ctr.drop(kernel.DropQueueFull)
 	}
 }
@@ -263,6 +276,11 @@ func (t *tunnel) handleUDP(m *msg) {
 		t.ctr.drop(kernel.DropTooBig)
 		return
 	}
+	if t.anyPort.Load() && m.src.Addr().Unmap() != t.cfg.Peer.Addr() {
+		// Not connected yet (TunnelConfig.AnyPeerPort): only the peer's address counts.
+		t.ctr.drop(kernel.DropUnknownPeer)
+		return
+	}
 	p := m.buf[m.off : m.off+m.n]
 	control, v, err := l2tp.ClassifyUDP(p)
 	if err != nil || v != t.ver {
@@ -270,7 +288,11 @@ func (t *tunnel) handleUDP(m *msg) {
 		return
 	}
 	if control {
-		t.controlIn(p)
+		src := m.src
+		if src.IsValid() {
+			src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+		}
+		t.controlIn(p, src)
 		return
 	}
 	buf := m.buf[:m.off+m.n]
