@@ -21,8 +21,10 @@
 // # Objects
 //
 // Tunnels: the data plane owns each tunnel's socket (UDP bound to the local address with
-// SO_REUSEADDR and connected to the peer, or for L2TPv3 IP encapsulation an L2TP/IP
-// socket bound with our control connection ID and connected). Establish passes it to the
+// SO_REUSEADDR and connected to the peer, or with TunnelConfig.AnyPeerPort bound to the
+// route's source address and left unconnected until Establish; for L2TPv3 IP
+// encapsulation an L2TP/IP socket bound with our control connection ID and connected).
+// Establish (connecting the socket first where needed) passes it to the
 // kernel (TUNNEL_CREATE with L2TP_ATTR_FD); the kernel then handles data messages and
 // still passes control messages up to the socket, which ReadControl reads. With a
 // managed tunnel the kernel takes addresses, ports and UDP checksums from the socket

@@ -21,7 +21,8 @@ import (
 
 // tunnel is the transport of one L2TP tunnel: a socket that the data plane owns, bound to
 // the local address and connected to the peer (UDP, or L2TP/IP bound with our connection
-// ID). Until Establish it is an ordinary socket and every packet reaches ReadControl.
+// ID; a UDP socket with AnyPeerPort is connected only by Establish). Until Establish it is
+// an ordinary socket and every packet reaches ReadControl.
 // Establish registers it with the kernel as a managed tunnel (TUNNEL_CREATE with
 // L2TP_ATTR_FD): from then on the kernel handles data messages itself (l2tp_udp_encap_recv,
 // l2tp_ip_recv) and still passes control messages up to the socket. A managed tunnel

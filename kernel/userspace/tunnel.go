@@ -23,7 +23,8 @@ type peerInfo struct {
 }
 
 // tunnel is the transport of one L2TP tunnel. Over UDP it has its own socket, bound to the
-// local address and connected to the peer, and a reader goroutine that passes control
+// local address and connected to the peer (with AnyPeerPort, only from Establish on), and
+// a reader goroutine that passes control
 // messages to a queue (ReadControl) and handles data messages itself. Over IP (L2TPv3) it
 // shares the data plane's raw socket, whose reader hands it its control messages and its
 // sessions' data.
