@@ -444,41 +444,45 @@ func (g *genl) deleteTunnel(id uint32) error {
 }
 
 func (g *genl) getTunnel(id uint32) (tunnelInfo, error) {
-	const op = "get kernel tunnel"
 	b, err := encodeTunnelID(id)
-	if err != nil {
-		return tunnelInfo{}, opErr(op, tunnelObject(id), err)
+	var ts []tunnelInfo
+	if err == nil {
+		ts, err = query(g, cmdTunnelGet, 0, b, parseTunnel)
 	}
-	msgs, err := g.execute(cmdTunnelGet, 0, b)
-	if err != nil {
-		return tunnelInfo{}, opErr(op, tunnelObject(id), err)
-	}
-	for _, m := range msgs {
-		t, err := parseTunnel(m.Data)
-		if err != nil {
-			return tunnelInfo{}, opErr(op, tunnelObject(id), err)
-		}
-		if t.ID == id {
-			return t, nil
+	if err == nil {
+		err = syscall.ENODEV
+		for _, t := range ts {
+			if t.ID == id {
+				return t, nil
+			}
 		}
 	}
-	return tunnelInfo{}, opErr(op, tunnelObject(id), syscall.ENODEV)
+	return tunnelInfo{}, opErr("get kernel tunnel", tunnelObject(id), err)
 }
 
 // tunnels dumps every tunnel of the network namespace.
 func (g *genl) tunnels() ([]tunnelInfo, error) {
-	const op = "list kernel tunnels"
-	msgs, err := g.execute(cmdTunnelGet, netlink.Dump, nil)
+	ts, err := query(g, cmdTunnelGet, netlink.Dump, nil, parseTunnel)
 	if err != nil {
-		return nil, opErr(op, "", err)
+		return nil, opErr("list kernel tunnels", "", err)
 	}
-	out := make([]tunnelInfo, 0, len(msgs))
+	return ts, nil
+}
+
+// query runs cmd with the attributes b (flags 0 for one object, netlink.Dump for all)
+// and parses every reply with parse.
+func query[T any](g *genl, cmd uint8, flags netlink.HeaderFlags, b []byte, parse func([]byte) (T, error)) ([]T, error) {
+	msgs, err := g.execute(cmd, flags, b)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, 0, len(msgs))
 	for _, m := range msgs {
-		t, err := parseTunnel(m.Data)
+		v, err := parse(m.Data)
 		if err != nil {
-			return nil, opErr(op, "", err)
+			return nil, err
 		}
-		out = append(out, t)
+		out = append(out, v)
 	}
 	return out, nil
 }
@@ -512,41 +516,27 @@ func (g *genl) deleteSession(tid, sid uint32) error {
 }
 
 func (g *genl) getSession(tid, sid uint32) (sessionInfo, error) {
-	const op = "get kernel session"
 	b, err := encodeSessionID(tid, sid)
-	if err != nil {
-		return sessionInfo{}, opErr(op, sessionObject(tid, sid), err)
+	var ss []sessionInfo
+	if err == nil {
+		ss, err = query(g, cmdSessionGet, 0, b, parseSession)
 	}
-	msgs, err := g.execute(cmdSessionGet, 0, b)
-	if err != nil {
-		return sessionInfo{}, opErr(op, sessionObject(tid, sid), err)
-	}
-	for _, m := range msgs {
-		s, err := parseSession(m.Data)
-		if err != nil {
-			return sessionInfo{}, opErr(op, sessionObject(tid, sid), err)
-		}
-		if s.TunnelID == tid && s.ID == sid {
-			return s, nil
+	if err == nil {
+		err = syscall.ENODEV
+		for _, s := range ss {
+			if s.TunnelID == tid && s.ID == sid {
+				return s, nil
+			}
 		}
 	}
-	return sessionInfo{}, opErr(op, sessionObject(tid, sid), syscall.ENODEV)
+	return sessionInfo{}, opErr("get kernel session", sessionObject(tid, sid), err)
 }
 
 // sessions dumps every session of every tunnel of the network namespace.
 func (g *genl) sessions() ([]sessionInfo, error) {
-	const op = "list kernel sessions"
-	msgs, err := g.execute(cmdSessionGet, netlink.Dump, nil)
+	ss, err := query(g, cmdSessionGet, netlink.Dump, nil, parseSession)
 	if err != nil {
-		return nil, opErr(op, "", err)
+		return nil, opErr("list kernel sessions", "", err)
 	}
-	out := make([]sessionInfo, 0, len(msgs))
-	for _, m := range msgs {
-		s, err := parseSession(m.Data)
-		if err != nil {
-			return nil, opErr(op, "", err)
-		}
-		out = append(out, s)
-	}
-	return out, nil
+	return ss, nil
 }
