@@ -174,6 +174,65 @@ func TestIdleTimeout(t *testing.T) {
 	})
 }
 
+// TestIdleTimeoutDeliversCDNs hangs up more calls at once than the LNS's window lets the
+// LAC send while the LNS is slow to acknowledge: the tunnel is not idle until every CDN
+// is delivered, so each of the LNS's sessions ends by its own CDN (with the reason its
+// accounting records), not by the idle StopCCN, which would clear the CDNs not yet sent.
+func TestIdleTimeoutDeliversCDNs(t *testing.T) {
+	within(t, func(t *testing.T) {
+		n := kerneltestNetwork()
+		lns := newNode(t, n, "lns", lnsDoc("[tunnel_profile.default]\nrx_window_size = 1\n"), "192.0.2.2").start()
+		lac := newNode(t, n, "lac", lacDoc("192.0.2.2", "version = 2\nidle_timeout = \"1s\"", ""), "192.0.2.1").start()
+		const calls = 4
+		var cs []*Call
+		for range calls {
+			c, err := lac.e.PlaceCall(context.Background(), CallRequest{Tunnel: "lns"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cs = append(cs, c)
+		}
+		synctest.Wait()
+		lns.takeEvents()
+		n.Hold(func(p kerneltest.Packet) bool { return p.Host == "lns" && p.Kind == kerneltest.L2TPControl })
+		for _, c := range cs {
+			c.Hangup("bye")
+		}
+		synctest.Wait()
+		st, err := lac.e.Stats(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := lac.only().Sessions; got != 0 || st.Transport.Queued != calls-1 {
+			t.Fatalf("LAC tunnel after the hangups: %d sessions, %d CDNs queued, want 0 and %d", got, st.Transport.Queued, calls-1)
+		}
+		// The LNS acknowledges (and answers) nothing for 5s: the LAC retransmits its one
+		// CDN in flight; 1s idle_timeout passes with the other CDNs still queued.
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if got := lac.only().State; got != "established" {
+			t.Fatalf("LAC tunnel %s with CDNs undelivered, want established", got)
+		}
+		n.Hold(nil)
+		n.ReleaseAll()
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if got := lac.only().State; got != "closing" {
+			t.Fatalf("LAC tunnel %s once its CDNs were delivered, want closing", got)
+		}
+		var cdns int
+		for _, ev := range lns.takeEvents() {
+			if strings.HasPrefix(ev, "session-down") && strings.Contains(ev, "peer sent CDN") {
+				cdns++
+			}
+		}
+		if cdns != calls {
+			t.Errorf("LNS: %d sessions ended by a CDN, want %d", cdns, calls)
+		}
+		stopAll(lac, lns)
+	})
+}
+
 // TestBackup places the call on the backup LNS when the primary refuses the tunnel.
 func TestBackup(t *testing.T) {
 	within(t, func(t *testing.T) {

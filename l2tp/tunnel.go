@@ -500,11 +500,17 @@ func (t *tunnel) onTimer() {
 }
 
 // idleAt returns when an idle tunnel closes: a tunnel with an idle_timeout that has had
-// no session for that long (neither static nor persistent).
+// no session for that long (neither static nor persistent), and has nothing left to
+// deliver. A tunnel whose last calls' CDNs still wait for the peer's window is not idle:
+// each CDN tells the peer why its session ended (what its accounting records), which the
+// StopCCN, clearing whatever had not gone out, would not.
 func (t *tunnel) idleAt() time.Time {
 	d := t.p.prof.IdleTimeout
 	if d <= 0 || t.spec.static || t.p.persist || t.state != tunnelEstablished || len(t.sessions) > 0 || t.idleSince.IsZero() {
 		return time.Time{}
+	}
+	if len(t.backlog) > 0 || (t.tr != nil && !t.tr.Idle()) {
+		return time.Time{} // the acknowledgement that empties the queue re-arms the timer
 	}
 	return t.idleSince.Add(d)
 }
