@@ -24,19 +24,42 @@ fi
 root=$(pwd)
 uptime() { cut -d' ' -f1 /proc/uptime; }
 passed=() failed=()
+
+# digest prints, for each failed test of a go test -v log, the last file:line messages it
+# logged (its errors among them; netns state dumps left out), so that the reason of a
+# failure is still in the tail of a long log, which is all some CI reports keep.
+digest() {
+  awk '
+    /^=== (RUN|CONT|PAUSE|NAME) / { cur = $3; next }
+    /^ +--- FAIL: / || /^--- FAIL: / { sub(/^ +/, ""); failed[++nf] = $3; next }
+    /^ +[A-Za-z0-9_]+\.go:[0-9]+: / && !/^ +netns\.go:/ && cur != "" {
+      k = ++n[cur]; msg[cur, k] = substr($0, 1, 400)
+    }
+    END {
+      for (i = 1; i <= nf; i++) {
+        t = failed[i]; if (t in seen) continue; seen[t] = 1
+        print "--- digest of " t " (its last messages):"
+        for (k = (n[t] > 25 ? n[t] - 24 : 1); k <= n[t]; k++) print msg[t, k]
+      }
+    }' "$1"
+}
 t0=$(uptime)
 for arg in "$@"; do
   dir=${arg%%=*} bin=${arg#*=}
   echo "=== $dir"
   start=$(uptime)
+  log=$(mktemp)
   # shellcheck disable=SC2086 # KERNEL_TEST_ARGS is a list of arguments
-  if (cd "$root/$dir" && "$root/$bin" -test.v -test.count=1 -test.timeout=800s ${KERNEL_TEST_ARGS:-}); then
+  (cd "$root/$dir" && "$root/$bin" -test.v -test.count=1 -test.timeout=800s ${KERNEL_TEST_ARGS:-}) 2>&1 | tee "$log"
+  if [ "${PIPESTATUS[0]}" -eq 0 ]; then
     passed+=("$dir")
     res=ok
   else
     failed+=("$dir")
     res=FAIL
+    digest "$log"
   fi
+  rm -f "$log"
   echo "--- $res $dir ($(awk -v a="$start" -v b="$(uptime)" 'BEGIN { printf "%.1f", b-a }')s)"
 done
 echo "kernel tests: ${#passed[@]} packages passed, ${#failed[@]} failed${failed[*]:+ (${failed[*]})} in $(awk -v a="$t0" -v b="$(uptime)" 'BEGIN { printf "%.1f", b-a }')s"
