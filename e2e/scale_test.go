@@ -115,10 +115,19 @@ tunnel_profile = "lac"
 `, nil)
 	sub := startDaemon(t, subNS, "sub", scaleSubscriberConfig(n), nil)
 
-	// Every unit pppI gets its own address from the LNS pool.
+	// Every unit pppI gets its own address from the LNS pool. How long that takes depends
+	// on the machine (the kernel VM emulates its CPU, and a busy CI host slows it down
+	// further), so the wait fails on a stall, a minute without a new session, rather
+	// than at a fixed time.
 	var addrs map[string]netip.Addr
-	netns.WaitFor(t, 120*time.Second, func() bool {
+	last, lastAt := -1, time.Now()
+	netns.WaitFor(t, 10*time.Minute, func() bool {
 		addrs = unitAddrs(t, subNS)
+		if len(addrs) != last {
+			last, lastAt = len(addrs), time.Now()
+		} else if time.Since(lastAt) > time.Minute {
+			t.Fatalf("%d of %d ppp units have an address from the LNS pool, and no other for a minute", len(addrs), n)
+		}
 		return len(addrs) == n
 	}, fmt.Sprintf("%d ppp units with an address from the LNS pool", n))
 	upAt := time.Since(start)

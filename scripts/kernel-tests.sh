@@ -30,18 +30,17 @@ passed=() failed=()
 # failure is still in the tail of a long log, which is all some CI reports keep.
 digest() {
   awk '
+    /^=== RUN / { n[$3] = 0 }
     /^=== (RUN|CONT|PAUSE|NAME) / { cur = $3; next }
-    /^ +--- FAIL: / || /^--- FAIL: / { sub(/^ +/, ""); failed[++nf] = $3; next }
+    /^ *--- FAIL: / {
+      t = $3; out = out "--- digest of " t " (its last messages):\n"
+      for (k = (n[t] > 25 ? n[t] - 24 : 1); k <= n[t]; k++) out = out msg[t, k] "\n"
+      next
+    }
     /^ +[A-Za-z0-9_]+\.go:[0-9]+: / && !/^ +netns\.go:/ && cur != "" {
       k = ++n[cur]; msg[cur, k] = substr($0, 1, 400)
     }
-    END {
-      for (i = 1; i <= nf; i++) {
-        t = failed[i]; if (t in seen) continue; seen[t] = 1
-        print "--- digest of " t " (its last messages):"
-        for (k = (n[t] > 25 ? n[t] - 24 : 1); k <= n[t]; k++) print msg[t, k]
-      }
-    }' "$1"
+    END { printf "%s", out }' "$1"
 }
 t0=$(uptime)
 for arg in "$@"; do
