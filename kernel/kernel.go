@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 )
 
 // Dataplane is the one seam through which the engines touch the system. Its calls are
@@ -256,8 +257,63 @@ type UnitState struct {
 // PPPoEConfig describes an access interface.
 type PPPoEConfig struct {
 	Interface string
-	// VLANs are the 802.1Q VLAN IDs to serve; empty serves untagged frames only.
+	// VLANs are the 802.1Q VLAN IDs to serve, single-tagged.
 	VLANs []uint16
+	// QinQ are the double-tagged VLANs to serve: an IEEE 802.1ad service tag (TPID
+	// 0x88a8) and, inside it, an 802.1Q customer tag. Untagged frames are served when
+	// VLANs and QinQ are both empty.
+	QinQ []QinQ
+}
+
+// QinQ is a range of double-tagged VLANs: service tag Outer with each customer tag from
+// InnerFirst to InnerLast.
+type QinQ struct {
+	Outer, InnerFirst, InnerLast uint16
+}
+
+// String renders r as "OUTER.INNER" or "OUTER.FIRST-LAST".
+func (r QinQ) String() string {
+	if r.InnerFirst == r.InnerLast {
+		return fmt.Sprintf("%d.%d", r.Outer, r.InnerFirst)
+	}
+	return fmt.Sprintf("%d.%d-%d", r.Outer, r.InnerFirst, r.InnerLast)
+}
+
+// ErrVLAN is returned (wrapped) by OpenPPPoE for a VLAN ID outside 1-4094 or an empty
+// QinQ range.
+var ErrVLAN = errors.New("bad VLAN")
+
+// Validate checks every VLAN ID of c: from 1 to 4094, and each QinQ range in order.
+func (c PPPoEConfig) Validate() error {
+	for _, v := range c.VLANs {
+		if v == 0 || v > 4094 {
+			return fmt.Errorf("%w: VLAN ID %d", ErrVLAN, v)
+		}
+	}
+	for _, r := range c.QinQ {
+		if r.Outer == 0 || r.Outer > 4094 || r.InnerFirst == 0 || r.InnerLast > 4094 || r.InnerFirst > r.InnerLast {
+			return fmt.Errorf("%w: QinQ %s", ErrVLAN, r)
+		}
+	}
+	return nil
+}
+
+// Serves reports whether a port opened with c takes frames with the tags of fi: a
+// listed VLAN (fi.VLAN, single-tagged), a pair in a QinQ range (fi.OuterVLAN and
+// fi.VLAN), or untagged when c lists neither.
+func (c PPPoEConfig) Serves(fi FrameInfo) bool {
+	if fi.OuterVLAN != 0 {
+		for _, r := range c.QinQ {
+			if r.Outer == fi.OuterVLAN && fi.VLAN >= r.InnerFirst && fi.VLAN <= r.InnerLast {
+				return true
+			}
+		}
+		return false
+	}
+	if len(c.VLANs) == 0 && len(c.QinQ) == 0 {
+		return fi.VLAN == 0
+	}
+	return fi.VLAN != 0 && slices.Contains(c.VLANs, fi.VLAN)
 }
 
 // FrameInfo is the Ethernet envelope of a PPPoE frame.

@@ -83,7 +83,7 @@ func TestRender(t *testing.T) {
 			name: "pppoe ports, channels and units",
 			build: func(t *testing.T, f *Fake) {
 				must(f.OpenPPPoE(kernel.PPPoEConfig{Interface: "eth0"}))
-				p := must(f.OpenPPPoE(kernel.PPPoEConfig{Interface: "eth1", VLANs: []uint16{200, 100, 200}}))
+				p := must(f.OpenPPPoE(kernel.PPPoEConfig{Interface: "eth1", VLANs: []uint16{200, 100, 200}, QinQ: []kernel.QinQ{{Outer: 10, InnerFirst: 200, InnerLast: 299}}}))
 				peer := net.HardwareAddr{2, 0, 0, 0, 9, 9}
 				c := must(p.OpenSession(5, kernel.FrameInfo{Dst: peer, VLAN: 100}, 0))
 				c2 := must(p.OpenSession(6, kernel.FrameInfo{Dst: peer, VLAN: 200, OuterVLAN: 10}, 1480))
@@ -98,7 +98,7 @@ func TestRender(t *testing.T) {
 			want: "channel pppoe eth1/5 vlan 100 peer 02:00:00:00:09:09 mtu 1492\n" +
 				"channel pppoe eth1/6 vlan 10.200 peer 02:00:00:00:09:09 mtu 1480\n" +
 				"pppoe eth0 vlans untagged\n" +
-				"pppoe eth1 vlans 100,200\n" +
+				"pppoe eth1 vlans 100,200,10.200-299\n" +
 				"unit ppp0 dedicated on pppoe eth1/6 mtu 1500 ipv4 - ipv6 - routes -\n" +
 				"unit probox0 shared on pppoe eth1/5 mtu 1492 ipv4 100.64.0.1 -> 100.64.0.5 ipv6 fe80::1 -> fe80::2 routes 0.0.0.0/0,::/0\n",
 		},

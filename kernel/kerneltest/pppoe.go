@@ -106,10 +106,10 @@ type discFrame struct {
 
 // port is a fake kernel.PPPoEPort.
 type port struct {
-	f     *Fake
-	ifc   *iface
-	vlans []uint16 // sorted
-	disc  *queue[discFrame]
+	f    *Fake
+	ifc  *iface
+	cfg  kernel.PPPoEConfig // VLANs sorted
+	disc *queue[discFrame]
 
 	// The Network's mutex guards the fields below.
 	sessions map[sessKey]*channel
@@ -130,17 +130,18 @@ func (f *Fake) OpenPPPoE(cfg kernel.PPPoEConfig) (kernel.PPPoEPort, error) {
 	slices.Sort(vlans)
 	vlans = slices.Compact(vlans)
 	var p *port
-	err := f.do("OpenPPPoE "+cfg.Interface+" vlans "+vlanList(vlans), true, func() error {
+	cfg.VLANs, cfg.QinQ = vlans, slices.Clone(cfg.QinQ)
+	err := f.do("OpenPPPoE "+cfg.Interface+" vlans "+vlanList(cfg), true, func() error {
 		obj := "pppoe " + cfg.Interface
 		switch {
 		case f.closed:
 			return opError("open pppoe", obj, errFakeClosed)
-		case cfg.Interface == "", slices.ContainsFunc(vlans, func(v uint16) bool { return v == 0 || v > 4094 }):
+		case cfg.Interface == "", cfg.Validate() != nil:
 			return opError("open pppoe", obj, syscall.EINVAL)
 		case f.ports[cfg.Interface] != nil:
 			return opError("open pppoe", obj, syscall.EBUSY)
 		}
-		p = &port{f: f, ifc: f.ifaceLocked(cfg.Interface), vlans: vlans,
+		p = &port{f: f, ifc: f.ifaceLocked(cfg.Interface), cfg: cfg,
 			disc: newQueue[discFrame](), sessions: make(map[sessKey]*channel), extra: make(map[[6]byte]bool)}
 		f.ports[cfg.Interface] = p
 		return nil
@@ -151,26 +152,24 @@ func (f *Fake) OpenPPPoE(cfg kernel.PPPoEConfig) (kernel.PPPoEPort, error) {
 	return p, nil
 }
 
-func vlanList(vlans []uint16) string {
-	if len(vlans) == 0 {
+// vlanList renders the VLANs a port serves: "untagged", or the VLAN IDs and QinQ ranges
+// ("100,200,10.100-199").
+func vlanList(cfg kernel.PPPoEConfig) string {
+	if len(cfg.VLANs) == 0 && len(cfg.QinQ) == 0 {
 		return "untagged"
 	}
-	s := make([]string, len(vlans))
-	for i, v := range vlans {
-		s[i] = fmt.Sprint(v)
+	var s []string
+	for _, v := range cfg.VLANs {
+		s = append(s, fmt.Sprint(v))
+	}
+	for _, r := range cfg.QinQ {
+		s = append(s, r.String())
 	}
 	return strings.Join(s, ",")
 }
 
-// serves reports whether the port takes frames of (inner) VLAN vlan: a listed VLAN, or
-// untagged frames when no VLAN is listed. The outer tag of QinQ is not checked.
-func (p *port) serves(vlan uint16) bool {
-	if len(p.vlans) == 0 {
-		return vlan == 0
-	}
-	_, ok := slices.BinarySearch(p.vlans, vlan)
-	return ok
-}
+// serves reports whether the port takes frames with the tags of fi (kernel.PPPoEConfig.Serves).
+func (p *port) serves(fi kernel.FrameInfo) bool { return p.cfg.Serves(fi) }
 
 func (p *port) name() string { return "pppoe " + p.ifc.name }
 
@@ -192,7 +191,7 @@ func (p *port) sourceLocked(fi kernel.FrameInfo) ([6]byte, bool, error) {
 // line renders the port: "pppoe eth0 vlans untagged", with " extra MAC,MAC" (sorted)
 // once extra addresses are in use.
 func (p *port) line() string {
-	s := p.name() + " vlans " + vlanList(p.vlans)
+	s := p.name() + " vlans " + vlanList(p.cfg)
 	if len(p.extra) > 0 {
 		macs := make([]string, 0, len(p.extra))
 		for m := range p.extra {
@@ -233,7 +232,7 @@ func (p *port) WriteDiscovery(b []byte, to kernel.FrameInfo) error {
 		switch {
 		case p.closed:
 			return opError("write", p.name(), net.ErrClosed)
-		case len(to.Dst) != 6 || !p.serves(to.VLAN):
+		case len(to.Dst) != 6 || !p.serves(to):
 			return opError("write", p.name(), syscall.EINVAL)
 		}
 		src, _, err := p.sourceLocked(to)
@@ -284,7 +283,7 @@ func (p *port) OpenSession(id uint16, peer kernel.FrameInfo, mtu int) (kernel.Ch
 		switch {
 		case p.closed:
 			return opError("open session", key, net.ErrClosed)
-		case id == 0, id == 0xffff, len(peer.Dst) != 6, peer.Dst[0]&1 != 0, !p.serves(peer.VLAN), mtu < 0:
+		case id == 0, id == 0xffff, len(peer.Dst) != 6, peer.Dst[0]&1 != 0, !p.serves(peer), mtu < 0:
 			return opError("open session", key, syscall.EINVAL)
 		}
 		local, _, err := p.sourceLocked(peer)
@@ -357,7 +356,7 @@ func (s *Segment) deliverLocked(pkt Packet) ([]Packet, bool) {
 			continue
 		}
 		p := i.f.ports[i.name]
-		if p == nil || i.f.closed || !p.serves(pkt.Eth.VLAN) || (!group && !bytes.Equal(i.mac, pkt.Eth.Dst) && !p.extra[[6]byte(pkt.Eth.Dst)]) {
+		if p == nil || i.f.closed || !p.serves(pkt.Eth) || (!group && !bytes.Equal(i.mac, pkt.Eth.Dst) && !p.extra[[6]byte(pkt.Eth.Dst)]) {
 			continue
 		}
 		if pkt.Kind == PPPoEDiscovery {

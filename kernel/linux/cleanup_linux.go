@@ -22,10 +22,13 @@ import (
 //   - PPPoE sessions and PPP channels: nothing; they live as long as their PPPoX sockets.
 //   - PPP units: nothing; a pppN interface is unregistered when the /dev/ppp file that
 //     created it is closed (ppp_release).
-//   - 802.1Q subinterfaces and macvlan interfaces (extra MAC addresses) that PPPoE ports
-//     created: these persist. They are in Config.InterfaceGroup, and cleanup deletes the
-//     links of that group of the kinds the data plane creates ("vlan", "macvlan", and
-//     "ppp" for completeness). With InterfaceGroup 0 nothing can be told apart and
+//   - VLAN subinterfaces (802.1Q, and for QinQ 802.1ad ones with 802.1Q ones on them)
+//     and macvlan interfaces (extra MAC addresses) that PPPoE ports created: these
+//     persist. They are in Config.InterfaceGroup, and cleanup deletes the links of that
+//     group of the kinds the data plane creates ("vlan", "macvlan", and "ppp" for
+//     completeness). Deleting a link also unregisters the vlan and macvlan links on it,
+//     whichever order the dump lists them in; deleting one already gone is no error
+//     (netdev.Handle.DeleteLink). With InterfaceGroup 0 nothing can be told apart and
 //     nothing is deleted.
 //
 // Only one probox may use an interface group in a network namespace: cleanup deletes

@@ -13,8 +13,8 @@ type Config struct {
 	// Log is the parent logger; nil logs nothing.
 	Log *zap.Logger
 	// InterfaceGroup is the interface group (IFLA_GROUP) given to every interface the data
-	// plane creates: PPP units, Ethernet pseudowire interfaces and 802.1Q subinterfaces of
-	// PPPoE ports. It is how probox tells its own interfaces from the others; 0 leaves
+	// plane creates: PPP units, Ethernet pseudowire interfaces, and the VLAN subinterfaces
+	// (802.1Q, and 802.1ad for QinQ) and macvlan interfaces of PPPoE ports. It is how probox tells its own interfaces from the others; 0 leaves
 	// the default group and disables CleanupStale's interface cleanup.
 	InterfaceGroup uint32
 	// CleanupStale makes New remove the interfaces that a probox that ended without
@@ -31,11 +31,6 @@ var ErrBridgeUnsupported = errors.New("linux: this kernel cannot bridge PPP chan
 // ErrNotEstablished is returned (wrapped in a *kernel.OpError) by Tunnel.EnsureSession
 // before Tunnel.Establish.
 var ErrNotEstablished = errors.New("linux: tunnel not established")
-
-// ErrQinQ is returned (wrapped) by PPPoEPort.OpenSession for a session on a QinQ
-// (802.1ad) service tag: kernel PPPoE sockets bind to a device, and the data plane creates
-// 802.1Q subinterfaces only.
-var ErrQinQ = errors.New("linux: PPPoE sessions on QinQ service tags are not supported by the kernel data plane")
 
 // ErrMacvlan is returned (wrapped) by PPPoEPort.OpenSession for a session from an extra
 // MAC address (kernel.FrameInfo.Src) on a kernel without macvlan support: a kernel PPPoE

@@ -67,15 +67,27 @@
 // Closing the unit file removes the interface with its addresses and routes.
 //
 // PPPoE: discovery frames go through an AF_PACKET socket on the interface
-// (kernel/internal/ethport), which also sees tagged frames. Sessions are kernel PPPoE
-// sockets, which bind to a device: a session on a VLAN binds to the interface's 802.1Q
-// subinterface "IF.VID", which the data plane creates at the first session on that VLAN
-// (in the interface group) and deletes when the port closes; an existing subinterface
-// of the operator's is used and left alone. QinQ service tags are not served (ErrQinQ).
+// (kernel/internal/ethport), which also sees tagged frames, single (802.1Q) and double
+// (QinQ: an 802.1ad service tag, TPID 0x88a8, around an 802.1Q customer tag); a port reads
+// those of the VLANs and QinQ pairs it serves (kernel.PPPoEConfig.Serves). Sessions are
+// kernel PPPoE sockets, which bind to a device: a session on a VLAN binds to the
+// interface's 802.1Q subinterface "IF.VID", which the data plane creates at the first
+// session on that VLAN (in the interface group) and deletes when the port closes; an
+// existing subinterface of the operator's is used and left alone, and another link of
+// that name is refused. A QinQ session binds to the 802.1Q subinterface of its customer
+// tag, "IF.sOUTER.INNER", stacked on the 802.1ad subinterface of its service tag,
+// "IF.sOUTER" (each tag moves a received frame one device up before pppoe_rcv sees it,
+// and each device adds its tag when sending), made, reused and deleted the same way (the
+// customer-tag subinterfaces before their service-tag one). Names too long for IFNAMSIZ
+// become "pbx<ifindex>.VID" and "pbx<ifindex>.sOUTER", and a customer-tag subinterface's
+// "pbx<ifindex of its service-tag subinterface>.INNER". A session's MTU is its device's
+// MTU - 8 (vlan devices take their lower device's MTU).
 // A session from an extra MAC address (kernel.FrameInfo.Src: a load generator's emulated
-// hosts) binds to a macvlan interface with that address, "pmMAC" ("pv..." on a VLAN),
-// made and deleted the same way, since a kernel PPPoE socket sends with its device's
-// address; the packet socket adds each extra address to the interface's unicast filter.
+// hosts) binds to a macvlan interface with that address, "pmMAC" ("pv..." on a VLAN,
+// "q..." on a QinQ pair, the tags and address packed in base 36), on the device the
+// session would bind to otherwise, made and deleted the same way, since a kernel PPPoE
+// socket sends with its device's address; the packet socket adds each extra address to
+// the interface's unicast filter.
 //
 // Bridges (LAC): PPPIOCBRIDGECHAN (Linux 5.11) joins a PPPoE channel and an L2TP channel
 // in the kernel. New checks the kernel release and Bridge maps ENOTTY, so older kernels
@@ -86,8 +98,9 @@
 // Kernel tunnels, sessions, PPPoE sessions, channels and units all live exactly as long as
 // file descriptors of the process: a probox killed with SIGKILL leaves none of them (the
 // tunnels and l2tpethN interfaces vanish shortly after, from a kernel workqueue). Only the
-// 802.1Q subinterfaces and macvlan interfaces persist; New with Config.CleanupStale deletes the links of
-// Config.InterfaceGroup of the kinds the data plane creates (see cleanup_linux.go).
+// VLAN subinterfaces (802.1Q and 802.1ad) and macvlan interfaces persist; New with
+// Config.CleanupStale deletes the links of Config.InterfaceGroup of the kinds the data
+// plane creates (see cleanup_linux.go).
 //
 // # Namespaces, errors, counters
 //

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/big"
 	"net"
 	"slices"
 	"strconv"
@@ -31,24 +32,32 @@ const (
 	pppoeReservedSID   = 0xffff // RFC 2516 §4: never a session ID
 )
 
-// pppoeKey identifies a PPPoE session of a port: the VLAN, our MAC address (the
+// pppoeKey identifies a PPPoE session of a port: the VLAN tags, our MAC address (the
 // interface's or an extra one), the peer's and the SESSION_ID (RFC 2516 §4).
 type pppoeKey struct {
-	vlan        uint16
+	outer, vlan uint16
 	local, peer [6]byte
 	sid         uint16
 }
 
-// macvlanKey names the macvlan interface of an extra address on a VLAN (0: untagged).
+// macvlanKey names the macvlan interface of an extra address on a VLAN (0: untagged) or,
+// with outer set, a QinQ pair.
 type macvlanKey struct {
-	vlan uint16
-	mac  [6]byte
+	outer, vlan uint16
+	mac         [6]byte
 }
+
+// vlanKey names a VLAN subinterface of a port: {0, VID} the 802.1Q subinterface of a
+// single-tagged VLAN, {S, 0} the 802.1ad subinterface of service tag S, and {S, C} the
+// 802.1Q subinterface of customer tag C on that one (QinQ).
+type vlanKey struct{ outer, vlan uint16 }
 
 // vlanDev is an interface the data plane made for the port's PPPoE sessions to bind to
 // (kernel PPPoE sockets bind to a device): an 802.1Q subinterface for a VLAN
-// (vlan_do_receive moves a tagged frame to its VLAN device before pppoe_rcv sees it), or a
-// macvlan interface for an extra MAC address.
+// (vlan_do_receive moves a tagged frame to its VLAN device before pppoe_rcv sees it), an
+// 802.1ad subinterface for a QinQ service tag with the 802.1Q subinterfaces of its
+// customer tags on it (each tag moves the frame one device up), or a macvlan interface for
+// an extra MAC address.
 type vlanDev struct {
 	name  string
 	index int
@@ -59,19 +68,21 @@ type vlanDev struct {
 // pppoePort is an access interface opened for PPPoE. Discovery frames are read and
 // written through an AF_PACKET socket on the interface itself, which also sees VLAN-tagged
 // frames (packet taps run before VLAN demultiplexing); sessions are kernel PPPoE sockets
-// on the interface or, for a VLAN, on its 802.1Q subinterface, created at the first
-// session on that VLAN and deleted when the port closes.
+// on the interface or, for a VLAN, on its 802.1Q subinterface, or, for a QinQ pair, on
+// the 802.1Q subinterface of the customer tag stacked on the 802.1ad subinterface of the
+// service tag, created at the first session on that VLAN and deleted when the port
+// closes.
 //
 // Extra MAC addresses (kernel.PPPoEPort): discovery frames are sent from them through the
 // packet socket, which adds each to the interface's unicast filter at its first use
 // (PACKET_MR_UNICAST) so that the answers arrive. A kernel PPPoE socket always sends with
 // its device's address (pppoe_sendmsg, __pppoe_xmit), so a session from an extra address
 // binds to a macvlan interface with that address on the interface (or its VLAN
-// subinterface), in the data plane's interface group, created at the address's first use
-// on that VLAN (its first discovery frame, so that it is ready when the PADS comes) and
-// deleted when the port closes. Frames to the address reach both: packet taps on the
-// interface run before macvlan's receive handler moves the frame to the macvlan, where
-// pppoe_rcv finds the session.
+// subinterface, or the customer-tag subinterface of a QinQ pair), in the data plane's
+// interface group, created at the address's first use on that VLAN (its first discovery
+// frame, so that it is ready when the PADS comes) and deleted when the port closes.
+// Frames to the address reach both: packet taps on the interface run before macvlan's
+// receive handler moves the frame to the macvlan, where pppoe_rcv finds the session.
 type pppoePort struct {
 	d     *Dataplane
 	ep    *ethport.Port
@@ -79,7 +90,7 @@ type pppoePort struct {
 	index int
 	mac   [6]byte
 	mtu   int
-	vlans []uint16 // served VLANs; empty: untagged only
+	cfg   kernel.PPPoEConfig // the VLANs and QinQ pairs served (cfg.Serves)
 	obj   string
 	log   *zap.Logger
 
@@ -103,19 +114,17 @@ type pppoePort struct {
 	mu       sync.Mutex // guards the fields below
 	closed   bool
 	sessions map[pppoeKey]*channel
-	vlanDevs map[uint16]*vlanDev
+	vlanDevs map[vlanKey]*vlanDev
 }
 
-// OpenPPPoE opens an access interface for PPPoE; see kernel.Dataplane. QinQ is not
-// served: frames with a service tag are not read, and sessions cannot be opened on one
-// (ErrQinQ).
+// OpenPPPoE opens an access interface for PPPoE; see kernel.Dataplane. A VLAN ID
+// outside 1-4094 or an empty QinQ range is an error wrapping kernel.ErrVLAN.
 func (d *Dataplane) OpenPPPoE(cfg kernel.PPPoEConfig) (kernel.PPPoEPort, error) {
 	obj := "pppoe " + cfg.Interface
-	for _, v := range cfg.VLANs {
-		if v == 0 || v > 4094 {
-			return nil, opErr("open", obj, fmt.Errorf("%w: VLAN ID %d", unix.EINVAL, v))
-		}
+	if err := cfg.Validate(); err != nil {
+		return nil, opErr("open", obj, err)
 	}
+	cfg.VLANs, cfg.QinQ = slices.Clone(cfg.VLANs), slices.Clone(cfg.QinQ)
 	var ep *ethport.Port
 	err := d.inNS(func() error {
 		var err error
@@ -127,11 +136,11 @@ func (d *Dataplane) OpenPPPoE(cfg kernel.PPPoEConfig) (kernel.PPPoEPort, error) 
 	}
 	p := &pppoePort{
 		d: d, ep: ep, ifc: cfg.Interface, index: ep.Index(), mtu: ep.MTU(),
-		vlans: slices.Clone(cfg.VLANs), obj: obj,
+		cfg: cfg, obj: obj,
 		log:      d.log.With(zap.String("interface", cfg.Interface)),
 		rbuf:     make([]byte, ep.MTU()+64),
 		sessions: map[pppoeKey]*channel{},
-		vlanDevs: map[uint16]*vlanDev{},
+		vlanDevs: map[vlanKey]*vlanDev{},
 	}
 	p.extra.Store(&map[[6]byte]bool{})
 	copy(p.mac[:], ep.HardwareAddr())
@@ -143,15 +152,27 @@ func (d *Dataplane) OpenPPPoE(cfg kernel.PPPoEConfig) (kernel.PPPoEPort, error) 
 }
 
 // serves reports whether discovery frames on VLAN vlan (with service tag outer) are for
-// this port.
+// this port: a VLAN or QinQ pair of its configuration, or untagged when it lists none
+// (kernel.PPPoEConfig.Serves).
 func (p *pppoePort) serves(vlan, outer uint16) bool {
-	if outer != 0 {
-		return false
+	return p.cfg.Serves(kernel.FrameInfo{VLAN: vlan, OuterVLAN: outer})
+}
+
+// checkTags checks the VLAN tags of a frame to send: IDs up to 4094, and a customer tag
+// inside every service tag.
+func checkTags(fi kernel.FrameInfo) error {
+	if fi.VLAN > 4094 || fi.OuterVLAN > 4094 || (fi.OuterVLAN != 0 && fi.VLAN == 0) {
+		return fmt.Errorf("%w: VLAN %s", unix.EINVAL, tagString(fi))
 	}
-	if len(p.vlans) == 0 {
-		return vlan == 0
+	return nil
+}
+
+// tagString renders the VLAN tags of fi: "100", or "10.100" for QinQ (outer.inner).
+func tagString(fi kernel.FrameInfo) string {
+	if fi.OuterVLAN != 0 {
+		return fmt.Sprintf("%d.%d", fi.OuterVLAN, fi.VLAN)
 	}
-	return slices.Contains(p.vlans, vlan)
+	return strconv.Itoa(int(fi.VLAN))
 }
 
 // HardwareAddr is the interface's MAC address.
@@ -189,9 +210,10 @@ func (p *pppoePort) ReadDiscovery(b []byte) (int, kernel.FrameInfo, error) {
 		}
 		n := copy(b, pl)
 		return n, kernel.FrameInfo{
-			Src:  net.HardwareAddr(slices.Clone(f.Src[:])),
-			Dst:  net.HardwareAddr(slices.Clone(f.Dst[:])),
-			VLAN: f.VLAN,
+			Src:       net.HardwareAddr(slices.Clone(f.Src[:])),
+			Dst:       net.HardwareAddr(slices.Clone(f.Dst[:])),
+			VLAN:      f.VLAN,
+			OuterVLAN: f.OuterVLAN,
 		}, nil
 	}
 }
@@ -205,9 +227,9 @@ func (p *pppoePort) accepts(dst [6]byte) bool {
 
 // source returns our address for a frame sent with fi: the interface's when fi.Src is
 // nil or the interface's, else the extra address fi.Src, with its macvlan interface on
-// fi.VLAN (none for QinQ, which sessions do not serve). At the address's first use it is
-// added to the interface's unicast filter, and at its first use on a VLAN its macvlan
-// interface is made (kernel.PPPoEPort).
+// fi.VLAN (and fi.OuterVLAN). At the address's first use it is added to the interface's
+// unicast filter, and at its first use on a VLAN or QinQ pair its macvlan interface is
+// made (kernel.PPPoEPort). The caller has checked the tags (checkTags).
 func (p *pppoePort) source(fi kernel.FrameInfo) ([6]byte, *vlanDev, error) {
 	if fi.Src == nil || bytes.Equal(fi.Src, p.mac[:]) {
 		return p.mac, nil, nil
@@ -216,11 +238,9 @@ func (p *pppoePort) source(fi kernel.FrameInfo) ([6]byte, *vlanDev, error) {
 		return [6]byte{}, nil, fmt.Errorf("%w: %v", kernel.ErrSourceMAC, fi.Src)
 	}
 	mac := [6]byte(fi.Src)
-	k := macvlanKey{fi.VLAN, mac}
-	if fi.OuterVLAN == 0 {
-		if v, ok := p.macvlans.Load(k); ok {
-			return mac, v.(*vlanDev), nil
-		}
+	k := macvlanKey{fi.OuterVLAN, fi.VLAN, mac}
+	if v, ok := p.macvlans.Load(k); ok {
+		return mac, v.(*vlanDev), nil
 	}
 	p.devmu.Lock()
 	defer p.devmu.Unlock()
@@ -236,13 +256,10 @@ func (p *pppoePort) source(fi kernel.FrameInfo) ([6]byte, *vlanDev, error) {
 		p.extra.Store(&next)
 		p.log.Info("extra MAC address in use", zap.Stringer("mac", fi.Src))
 	}
-	if fi.OuterVLAN != 0 {
-		return mac, nil, nil
-	}
 	if v, ok := p.macvlans.Load(k); ok {
 		return mac, v.(*vlanDev), nil
 	}
-	v, err := p.makeMacvlan(fi.VLAN, mac)
+	v, err := p.makeMacvlan(fi.OuterVLAN, fi.VLAN, mac)
 	if err != nil {
 		return [6]byte{}, nil, err
 	}
@@ -262,6 +279,9 @@ func (p *pppoePort) isClosed() bool {
 func (p *pppoePort) WriteDiscovery(b []byte, to kernel.FrameInfo) error {
 	if len(to.Dst) != 6 {
 		return opErr("write discovery", p.obj, fmt.Errorf("%w: destination %v", unix.EINVAL, to.Dst))
+	}
+	if err := checkTags(to); err != nil {
+		return opErr("write discovery", p.obj, err)
 	}
 	src, _, err := p.source(to)
 	if err != nil {
@@ -289,21 +309,24 @@ func (p *pppoePort) WriteDiscovery(b []byte, to kernel.FrameInfo) error {
 }
 
 // OpenSession creates the channel of PPPoE session id with the peer peer.Dst on
-// peer.VLAN for our address peer.Src: a kernel PPPoE socket on the interface (or its
-// 802.1Q subinterface, or for an extra address the macvlan interface of that address)
-// with /dev/ppp attached. mtu is the PPP-Max-Payload (RFC 4638), or 0 for the device's
-// MTU - 8.
+// peer.VLAN (and peer.OuterVLAN) for our address peer.Src: a kernel PPPoE socket on the
+// interface (or its 802.1Q subinterface, or for QinQ the customer-tag subinterface on the
+// service-tag subinterface, or for an extra address the macvlan interface of that
+// address) with /dev/ppp attached. mtu is the PPP-Max-Payload (RFC 4638), or 0 for the
+// device's MTU - 8.
 func (p *pppoePort) OpenSession(id uint16, peer kernel.FrameInfo, mtu int) (kernel.Channel, error) {
 	obj := fmt.Sprintf("pppoe session %#04x on %s", id, p.ifc)
 	switch {
 	case id == 0 || id == pppoeReservedSID || len(peer.Dst) != 6:
 		return nil, opErr("open", obj, fmt.Errorf("%w: session %d with %v", unix.EINVAL, id, peer.Dst))
-	case peer.OuterVLAN != 0:
-		return nil, opErr("open", obj, ErrQinQ)
-	case peer.VLAN > 4094:
-		return nil, opErr("open", obj, fmt.Errorf("%w: VLAN ID %d", unix.EINVAL, peer.VLAN))
 	}
-	if peer.VLAN != 0 {
+	if err := checkTags(peer); err != nil {
+		return nil, opErr("open", obj, err)
+	}
+	switch {
+	case peer.OuterVLAN != 0:
+		obj = fmt.Sprintf("pppoe session %#04x on %s QinQ %s", id, p.ifc, tagString(peer))
+	case peer.VLAN != 0:
 		obj = fmt.Sprintf("pppoe session %#04x on %s VLAN %d", id, p.ifc, peer.VLAN)
 	}
 	local, mv, err := p.source(peer)
@@ -316,7 +339,7 @@ func (p *pppoePort) OpenSession(id uint16, peer kernel.FrameInfo, mtu int) (kern
 	if local != p.mac {
 		obj += " from " + net.HardwareAddr(local[:]).String()
 	}
-	key := pppoeKey{vlan: peer.VLAN, local: local, peer: [6]byte(peer.Dst), sid: id}
+	key := pppoeKey{outer: peer.OuterVLAN, vlan: peer.VLAN, local: local, peer: [6]byte(peer.Dst), sid: id}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -330,7 +353,7 @@ func (p *pppoePort) OpenSession(id uint16, peer kernel.FrameInfo, mtu int) (kern
 	case mv != nil:
 		dev, devMTU = mv.name, mv.mtu
 	case peer.VLAN != 0:
-		v, err := p.vlanDeviceLocked(peer.VLAN)
+		v, err := p.vlanDeviceLocked(peer.OuterVLAN, peer.VLAN)
 		if err != nil {
 			return nil, opErr("open", obj, err)
 		}
@@ -363,8 +386,11 @@ func (p *pppoePort) removeSession(key pppoeKey, c *channel) {
 	}
 }
 
-// vlanName is the name of the port's subinterface for VLAN vid: "IF.VID" as iproute2
-// and vconfig name them, or, when that is too long, "pbx<ifindex>.<vid>".
+// vlanName is the name of the 802.1Q subinterface for VLAN vid of the interface ifc
+// (index index): "IF.VID" as iproute2 and vconfig name them, or, when that is too long,
+// "pbx<index>.<vid>". The subinterface of a QinQ customer tag is named by the same rule
+// on its service-tag subinterface (serviceVLANName): "IF.sOUTER.INNER", or, when that is
+// too long, "pbx<index of the service-tag subinterface>.<inner>".
 func vlanName(ifc string, index int, vid uint16) string {
 	if n := fmt.Sprintf("%s.%d", ifc, vid); len(n) < unix.IFNAMSIZ {
 		return n
@@ -372,26 +398,61 @@ func vlanName(ifc string, index int, vid uint16) string {
 	return fmt.Sprintf("pbx%d.%d", index, vid)
 }
 
-// vlanDeviceLocked returns the subinterface for VLAN vid, creating it (in the interface
-// group) and bringing it up if needed. An existing subinterface of the operator's is
-// used but never deleted; one in the data plane's group is taken as its own. The caller
+// serviceVLANName is the name of the 802.1ad subinterface for QinQ service tag outer of
+// the interface ifc (index index): "IF.sOUTER" (the "s" keeps it apart from the 802.1Q
+// subinterface "IF.VID" of the same ID, which can exist next to it), or, when that is too
+// long, "pbx<index>.sOUTER".
+func serviceVLANName(ifc string, index int, outer uint16) string {
+	if n := fmt.Sprintf("%s.s%d", ifc, outer); len(n) < unix.IFNAMSIZ {
+		return n
+	}
+	return fmt.Sprintf("pbx%d.s%d", index, outer)
+}
+
+// protoName names a VLAN tag protocol.
+func protoName(proto uint16) string {
+	if proto == netdev.VLAN8021AD {
+		return "802.1ad"
+	}
+	return "802.1Q"
+}
+
+// vlanDeviceLocked returns the subinterface that sessions on VLAN vid (QinQ: customer
+// tag vid in service tag outer) bind to: the interface's 802.1Q subinterface for vid, or
+// for QinQ the 802.1Q subinterface for vid stacked on the interface's 802.1ad
+// subinterface for outer, making each that is missing (subinterfaceLocked). The caller
 // holds p.mu.
-func (p *pppoePort) vlanDeviceLocked(vid uint16) (*vlanDev, error) {
-	if v := p.vlanDevs[vid]; v != nil {
+func (p *pppoePort) vlanDeviceLocked(outer, vid uint16) (*vlanDev, error) {
+	if outer == 0 {
+		return p.subinterfaceLocked(vlanKey{0, vid}, p.ifc, p.index, vid, netdev.VLAN8021Q, vlanName(p.ifc, p.index, vid))
+	}
+	s, err := p.subinterfaceLocked(vlanKey{outer, 0}, p.ifc, p.index, outer, netdev.VLAN8021AD, serviceVLANName(p.ifc, p.index, outer))
+	if err != nil {
+		return nil, err
+	}
+	return p.subinterfaceLocked(vlanKey{outer, vid}, s.name, s.index, vid, netdev.VLAN8021Q, vlanName(s.name, s.index, vid))
+}
+
+// subinterfaceLocked returns the port's VLAN subinterface k, the link name with tag
+// protocol proto and VLAN ID vid on the link parent (named parentName), creating it (in
+// the interface group) and bringing it up if needed. An existing subinterface of the
+// operator's is used but never deleted; one in the data plane's group is taken as its
+// own; any other link of that name is refused. The caller holds p.mu.
+func (p *pppoePort) subinterfaceLocked(k vlanKey, parentName string, parent int, vid, proto uint16, name string) (*vlanDev, error) {
+	if v := p.vlanDevs[k]; v != nil {
 		return v, nil
 	}
 	h, group := p.d.h, p.d.cfg.InterfaceGroup
-	name := vlanName(p.ifc, p.index, vid)
 	l, err := h.LinkByName(name)
 	owned := false
 	switch {
 	case err == nil:
-		if l.Kind != "vlan" || l.ParentIndex != p.index || l.VLANID != vid {
-			return nil, fmt.Errorf("%w: interface %s exists and is not VLAN %d of %s", unix.EEXIST, name, vid, p.ifc)
+		if l.Kind != "vlan" || l.ParentIndex != parent || l.VLANID != vid || l.VLANProtocol != proto {
+			return nil, fmt.Errorf("%w: interface %s exists and is not %s VLAN %d of %s", unix.EEXIST, name, protoName(proto), vid, parentName)
 		}
 		owned = group != 0 && l.Group == group
 	case netdev.IsNotExist(err):
-		if l, err = h.AddVLAN(p.index, name, vid); err != nil {
+		if l, err = h.AddVLANProto(parent, name, vid, proto); err != nil {
 			return nil, err
 		}
 		owned = true
@@ -401,7 +462,8 @@ func (p *pppoePort) vlanDeviceLocked(vid uint16) (*vlanDev, error) {
 				return nil, err
 			}
 		}
-		p.log.Info("VLAN subinterface created", zap.String("vlan_interface", l.Name), zap.Uint16("vlan", vid))
+		p.log.Info("VLAN subinterface created", zap.String("vlan_interface", l.Name), zap.String("parent", parentName),
+			zap.String("protocol", protoName(proto)), zap.Uint16("vlan", vid))
 	default:
 		return nil, err
 	}
@@ -414,31 +476,39 @@ func (p *pppoePort) vlanDeviceLocked(vid uint16) (*vlanDev, error) {
 		}
 	}
 	v := &vlanDev{name: l.Name, index: l.Index, mtu: l.MTU, owned: owned}
-	p.vlanDevs[vid] = v
+	p.vlanDevs[k] = v
 	return v, nil
 }
 
-// macvlanName is the name of the macvlan interface of extra address mac on VLAN vid:
-// "pm" and the address in hex when untagged ("pm020000000a01"), else "pv" and vid and the
-// address packed in base 36, which fits IFNAMSIZ.
-func macvlanName(vid uint16, mac [6]byte) string {
-	if vid == 0 {
-		return fmt.Sprintf("pm%x", mac[:])
+// macvlanName is the name of the macvlan interface of extra address mac on VLAN vid
+// (QinQ: customer tag vid in service tag outer): "pm" and the address in hex when
+// untagged ("pm020000000a01"); on a VLAN "pv" and vid and the address packed into 60 bits
+// in base 36; on a QinQ pair "q" and outer, vid and the address packed into 72 bits in
+// base 36 (at most 14 digits, since 36^14 > 2^72). Each fits IFNAMSIZ, the packings are
+// one-to-one, and the prefixes keep the three kinds apart.
+func macvlanName(outer, vid uint16, mac [6]byte) string {
+	switch {
+	case outer != 0:
+		b := append([]byte{byte(outer >> 4), byte(outer<<4) | byte(vid>>8&0x0f), byte(vid)}, mac[:]...)
+		return "q" + new(big.Int).SetBytes(b).Text(36)
+	case vid != 0:
+		v := uint64(vid)<<48 | uint64(mac[0])<<40 | uint64(mac[1])<<32 | uint64(mac[2])<<24 |
+			uint64(mac[3])<<16 | uint64(mac[4])<<8 | uint64(mac[5])
+		return "pv" + strconv.FormatUint(v, 36)
 	}
-	v := uint64(vid)<<48 | uint64(mac[0])<<40 | uint64(mac[1])<<32 | uint64(mac[2])<<24 |
-		uint64(mac[3])<<16 | uint64(mac[4])<<8 | uint64(mac[5])
-	return "pv" + strconv.FormatUint(v, 36)
+	return fmt.Sprintf("pm%x", mac[:])
 }
 
-// makeMacvlan makes the macvlan interface of extra address mac on VLAN vid: on the
-// interface or its VLAN subinterface (made if needed), in the interface group, up. An
+// makeMacvlan makes the macvlan interface of extra address mac on VLAN vid (QinQ:
+// customer tag vid in service tag outer): on the interface or the subinterface its
+// sessions bind to (made if needed, vlanDeviceLocked), in the interface group, up. An
 // existing macvlan of the operator's with that name and address is used but never
 // deleted; one in the data plane's group is taken as its own. The caller holds p.devmu.
-func (p *pppoePort) makeMacvlan(vid uint16, mac [6]byte) (*vlanDev, error) {
+func (p *pppoePort) makeMacvlan(outer, vid uint16, mac [6]byte) (*vlanDev, error) {
 	parent := p.index
 	if vid != 0 {
 		p.mu.Lock()
-		v, err := p.vlanDeviceLocked(vid)
+		v, err := p.vlanDeviceLocked(outer, vid)
 		p.mu.Unlock()
 		if err != nil {
 			return nil, err
@@ -446,7 +516,7 @@ func (p *pppoePort) makeMacvlan(vid uint16, mac [6]byte) (*vlanDev, error) {
 		parent = v.index
 	}
 	h, group := p.d.h, p.d.cfg.InterfaceGroup
-	name := macvlanName(vid, mac)
+	name := macvlanName(outer, vid, mac)
 	l, err := h.AddMacvlan(parent, name, mac[:], group)
 	if err != nil {
 		if errors.Is(err, unix.EOPNOTSUPP) {
@@ -464,13 +534,14 @@ func (p *pppoePort) makeMacvlan(vid uint16, mac [6]byte) (*vlanDev, error) {
 		}
 	}
 	p.log.Info("macvlan interface for an extra MAC address", zap.String("macvlan_interface", l.Name),
-		zap.Stringer("mac", net.HardwareAddr(mac[:])), zap.Uint16("vlan", vid))
+		zap.Stringer("mac", net.HardwareAddr(mac[:])), zap.Uint16("vlan", vid), zap.Uint16("outer_vlan", outer))
 	return &vlanDev{name: l.Name, index: l.Index, mtu: l.MTU, owned: owned}, nil
 }
 
 // Close closes the port's session channels (ending their sessions' data paths), the
 // packet socket (which takes the extra addresses out of the interface's unicast filter),
-// and deletes the macvlan and VLAN subinterfaces the data plane created.
+// and deletes the macvlan and VLAN subinterfaces the data plane created: macvlans first,
+// then the QinQ customer-tag subinterfaces, then the service-tag and 802.1Q ones.
 func (p *pppoePort) Close() error {
 	p.mu.Lock()
 	if p.closed {
@@ -504,9 +575,14 @@ func (p *pppoePort) Close() error {
 			errs = append(errs, p.d.h.DeleteLink(v.index))
 		}
 	}
-	for _, v := range vlans {
-		if v.owned {
-			errs = append(errs, p.d.h.DeleteLink(v.index))
+	// The customer-tag subinterfaces of QinQ before the service-tag ones they are on
+	// (deleting a service-tag subinterface unregisters those on it too; deleting one
+	// that is gone is no error).
+	for _, stacked := range []bool{true, false} {
+		for k, v := range vlans {
+			if v.owned && (k.outer != 0 && k.vlan != 0) == stacked {
+				errs = append(errs, p.d.h.DeleteLink(v.index))
+			}
 		}
 	}
 	p.d.forget(p)

@@ -22,13 +22,17 @@ import (
 func TestKernelPPPoEExtraMAC(t *testing.T) {
 	requireVM(t)
 	tests := []struct {
-		name  string
-		vlans []uint16
-		vlan  uint16
-		dev   string // the macvlan's name
+		name   string
+		vlans  []uint16
+		qinq   []kernel.QinQ
+		tags   kernel.FrameInfo // the sessions' VLAN tags
+		dev    string           // the macvlan's name
+		parent string           // its lower device
 	}{
-		{"untagged", nil, 0, "pm02000000a001"},
-		{"vlan", []uint16{100}, 100, "pv7p68g4w6xoh"},
+		{name: "untagged", dev: "pm02000000a001", parent: "veth0"},
+		{name: "vlan", vlans: []uint16{100}, tags: kernel.FrameInfo{VLAN: 100}, dev: "pv7p68g4w6xoh", parent: "veth0.100"},
+		{name: "qinq", qinq: []kernel.QinQ{{Outer: 10, InnerFirst: 100, InnerLast: 100}}, tags: kernel.FrameInfo{OuterVLAN: 10, VLAN: 100},
+			dev: "q2ft2fvlzq6q69", parent: "veth0.s10.100"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -39,38 +43,50 @@ func TestKernelPPPoEExtraMAC(t *testing.T) {
 			b.Link(c, "veth0", a, "veth0")
 			dpC := openDP(t, c, Config{InterfaceGroup: testGroup})
 			dpA := openDP(t, a, Config{InterfaceGroup: testGroup})
-			pc, err := dpC.OpenPPPoE(kernel.PPPoEConfig{Interface: "veth0", VLANs: tt.vlans})
+			cfg := kernel.PPPoEConfig{Interface: "veth0", VLANs: tt.vlans, QinQ: tt.qinq}
+			pc, err := dpC.OpenPPPoE(cfg)
 			ok(t, err, "OpenPPPoE client")
-			pa, err := dpA.OpenPPPoE(kernel.PPPoEConfig{Interface: "veth0", VLANs: tt.vlans})
+			pa, err := dpA.OpenPPPoE(cfg)
 			ok(t, err, "OpenPPPoE ac")
+			// fi with the test's VLAN tags.
+			tagged := func(fi kernel.FrameInfo) kernel.FrameInfo {
+				fi.VLAN, fi.OuterVLAN = tt.tags.VLAN, tt.tags.OuterVLAN
+				return fi
+			}
 			host := net.HardwareAddr{2, 0, 0, 0, 0xa0, 1}
 			macC, macA := pc.HardwareAddr(), pa.HardwareAddr()
 
 			broadcast := net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
-			ok(t, pc.WriteDiscovery(padi, kernel.FrameInfo{Src: host, Dst: broadcast, VLAN: tt.vlan}), "WriteDiscovery PADI")
-			if got, info := readDiscovery(t, pa, "PADI"); !bytes.Equal(got, padi) || !bytes.Equal(info.Src, host) || info.VLAN != tt.vlan {
+			ok(t, pc.WriteDiscovery(padi, tagged(kernel.FrameInfo{Src: host, Dst: broadcast})), "WriteDiscovery PADI")
+			if got, info := readDiscovery(t, pa, "PADI"); !bytes.Equal(got, padi) || !bytes.Equal(info.Src, host) ||
+				info.VLAN != tt.tags.VLAN || info.OuterVLAN != tt.tags.OuterVLAN {
 				t.Fatalf("AC read %x %+v, want the PADI from %v", got, info, host)
 			}
 			pado := []byte{0x11, 0x07, 0x00, 0x00, 0x00, 0x00}
-			ok(t, pa.WriteDiscovery(pado, kernel.FrameInfo{Dst: host, VLAN: tt.vlan}), "WriteDiscovery PADO")
-			if got, info := readDiscovery(t, pc, "PADO"); !bytes.Equal(got, pado) || !bytes.Equal(info.Dst, host) {
+			ok(t, pa.WriteDiscovery(pado, tagged(kernel.FrameInfo{Dst: host})), "WriteDiscovery PADO")
+			if got, info := readDiscovery(t, pc, "PADO"); !bytes.Equal(got, pado) || !bytes.Equal(info.Dst, host) ||
+				info.VLAN != tt.tags.VLAN || info.OuterVLAN != tt.tags.OuterVLAN {
 				t.Fatalf("client read %x %+v, want the PADO to %v", got, info, host)
 			}
 
 			// Session 0x42 from the extra address and from the interface's.
-			chX, err := pc.OpenSession(0x42, kernel.FrameInfo{Src: host, Dst: macA, VLAN: tt.vlan}, 0)
+			chX, err := pc.OpenSession(0x42, tagged(kernel.FrameInfo{Src: host, Dst: macA}), 0)
 			ok(t, err, "OpenSession from the extra address")
-			chI, err := pc.OpenSession(0x42, kernel.FrameInfo{Dst: macA, VLAN: tt.vlan}, 0)
+			chI, err := pc.OpenSession(0x42, tagged(kernel.FrameInfo{Dst: macA}), 0)
 			ok(t, err, "OpenSession from the interface's address")
-			if _, err := pc.OpenSession(0x42, kernel.FrameInfo{Src: host, Dst: macA, VLAN: tt.vlan}, 0); !errors.Is(err, unix.EEXIST) {
+			if _, err := pc.OpenSession(0x42, tagged(kernel.FrameInfo{Src: host, Dst: macA}), 0); !errors.Is(err, unix.EEXIST) {
 				t.Errorf("OpenSession from the extra address twice: %v, want EEXIST", err)
 			}
-			acX, err := pa.OpenSession(0x42, kernel.FrameInfo{Dst: host, VLAN: tt.vlan}, 0)
+			acX, err := pa.OpenSession(0x42, tagged(kernel.FrameInfo{Dst: host}), 0)
 			ok(t, err, "AC OpenSession with the extra address")
-			acI, err := pa.OpenSession(0x42, kernel.FrameInfo{Dst: macC, VLAN: tt.vlan}, 0)
+			acI, err := pa.OpenSession(0x42, tagged(kernel.FrameInfo{Dst: macC}), 0)
 			ok(t, err, "AC OpenSession with the interface's address")
-			if out := c.IP("-d", "link", "show", "dev", tt.dev); !strings.Contains(out, "macvlan") || !strings.Contains(out, host.String()) || !strings.Contains(out, "group 42") {
-				t.Errorf("%s is not a macvlan with %v in group 42:\n%s", tt.dev, host, out)
+			if out := c.IP("-d", "link", "show", "dev", tt.dev); !strings.Contains(out, "macvlan") || !strings.Contains(out, host.String()) ||
+				!strings.Contains(out, "group 42") || !strings.Contains(out, tt.dev+"@"+tt.parent+":") {
+				t.Errorf("%s is not a macvlan with %v on %s in group 42:\n%s", tt.dev, host, tt.parent, out)
+			}
+			if chX.MTU() != 1492 || acX.MTU() != 1492 {
+				t.Errorf("channel MTUs %d, %d, want 1492", chX.MTU(), acX.MTU())
 			}
 			exchange(t, chX, acX, lcpFrame, "LCP extra -> ac")
 			exchange(t, acX, chX, lcpFrame, "LCP ac -> extra")
@@ -86,7 +102,7 @@ func TestKernelPPPoEExtraMAC(t *testing.T) {
 
 			// A PADT to the extra address reaches the client port too.
 			padt := []byte{0x11, 0xa7, 0x00, 0x42, 0x00, 0x00}
-			ok(t, pa.WriteDiscovery(padt, kernel.FrameInfo{Dst: host, VLAN: tt.vlan}), "WriteDiscovery PADT")
+			ok(t, pa.WriteDiscovery(padt, tagged(kernel.FrameInfo{Dst: host})), "WriteDiscovery PADT")
 			if got, _ := readDiscovery(t, pc, "PADT"); !bytes.Equal(got, padt) {
 				t.Errorf("client read %x, want the PADT", got)
 			}

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -701,16 +702,29 @@ func readDiscovery(t *testing.T, p kernel.PPPoEPort, what string) ([]byte, kerne
 var padi = []byte{0x11, 0x09, 0x00, 0x00, 0x00, 0x04, 0x01, 0x01, 0x00, 0x00}
 
 // TestKernelPPPoE opens a PPPoE session with the same ID on both ends of a link, without
-// discovery, untagged and on a VLAN, and passes control frames and IP over it.
+// discovery, untagged, on a VLAN and on a QinQ pair, and passes control frames and IP
+// over it. Discovery frames on tags the port does not serve are not read.
 func TestKernelPPPoE(t *testing.T) {
 	requireVM(t)
 	tests := []struct {
 		name  string
 		vlans []uint16
-		vlan  uint16
+		qinq  []kernel.QinQ
+		tags  kernel.FrameInfo // the session's VLAN tags
+		stray []kernel.FrameInfo
+		devs  map[string][]string // the VLAN subinterfaces a's session makes: what ip -d link shows
 	}{
-		{"untagged", nil, 0},
-		{"vlan", []uint16{100, 200}, 100},
+		{name: "untagged", stray: []kernel.FrameInfo{{VLAN: 100}, {OuterVLAN: 10, VLAN: 100}}},
+		{name: "vlan", vlans: []uint16{100, 200}, tags: kernel.FrameInfo{VLAN: 100},
+			stray: []kernel.FrameInfo{{}, {VLAN: 300}, {OuterVLAN: 10, VLAN: 100}, {OuterVLAN: 100, VLAN: 100}},
+			devs:  map[string][]string{"veth0.100": {"veth0.100@veth0: ", "vlan protocol 802.1Q id 100"}}},
+		{name: "qinq", qinq: []kernel.QinQ{{Outer: 10, InnerFirst: 100, InnerLast: 199}}, tags: kernel.FrameInfo{OuterVLAN: 10, VLAN: 100},
+			stray: []kernel.FrameInfo{{}, {VLAN: 100}, {VLAN: 10}, {OuterVLAN: 10, VLAN: 200}, {OuterVLAN: 11, VLAN: 100}, {OuterVLAN: 10, VLAN: 99}},
+			// The 802.1ad link of the service tag, and the 802.1Q link on it.
+			devs: map[string][]string{
+				"veth0.s10":     {"veth0.s10@veth0: ", "vlan protocol 802.1ad id 10"},
+				"veth0.s10.100": {"veth0.s10.100@veth0.s10: ", "vlan protocol 802.1Q id 100"},
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -721,32 +735,45 @@ func TestKernelPPPoE(t *testing.T) {
 			b.Link(a, "veth0", z, "veth0")
 			dpA := openDP(t, a, Config{InterfaceGroup: testGroup})
 			dpZ := openDP(t, z, Config{InterfaceGroup: testGroup})
-			pa, err := dpA.OpenPPPoE(kernel.PPPoEConfig{Interface: "veth0", VLANs: tt.vlans})
+			cfg := kernel.PPPoEConfig{Interface: "veth0", VLANs: tt.vlans, QinQ: tt.qinq}
+			pa, err := dpA.OpenPPPoE(cfg)
 			ok(t, err, "OpenPPPoE a")
-			pz, err := dpZ.OpenPPPoE(kernel.PPPoEConfig{Interface: "veth0", VLANs: tt.vlans})
+			pz, err := dpZ.OpenPPPoE(cfg)
 			ok(t, err, "OpenPPPoE z")
 			macA, macZ := pa.HardwareAddr(), pz.HardwareAddr()
-
-			broadcast := net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
-			ok(t, pa.WriteDiscovery(padi, kernel.FrameInfo{Dst: broadcast, VLAN: tt.vlan}), "WriteDiscovery")
-			got, info := readDiscovery(t, pz, "PADI")
-			if !bytes.Equal(got, padi) || !bytes.Equal(info.Src, macA) || !bytes.Equal(info.Dst, broadcast) || info.VLAN != tt.vlan {
-				t.Fatalf("ReadDiscovery = %x %+v, want %x from %v on VLAN %d", got, info, padi, macA, tt.vlan)
+			with := func(dst net.HardwareAddr) kernel.FrameInfo {
+				return kernel.FrameInfo{Dst: dst, VLAN: tt.tags.VLAN, OuterVLAN: tt.tags.OuterVLAN}
 			}
 
-			ca, err := pa.OpenSession(0x0042, kernel.FrameInfo{Dst: macZ, VLAN: tt.vlan}, 0)
+			// PADIs on tags z does not serve, then one on the session's: z reads only that.
+			broadcast := net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+			for _, fi := range tt.stray {
+				fi.Dst = broadcast
+				ok(t, pa.WriteDiscovery([]byte{0x11, 0x09, 0, 0, 0, 0}, fi), fmt.Sprintf("WriteDiscovery on %d.%d", fi.OuterVLAN, fi.VLAN))
+			}
+			ok(t, pa.WriteDiscovery(padi, with(broadcast)), "WriteDiscovery")
+			got, info := readDiscovery(t, pz, "PADI")
+			if !bytes.Equal(got, padi) || !bytes.Equal(info.Src, macA) || !bytes.Equal(info.Dst, broadcast) ||
+				info.VLAN != tt.tags.VLAN || info.OuterVLAN != tt.tags.OuterVLAN {
+				t.Fatalf("ReadDiscovery = %x %+v, want %x from %v on VLAN %d.%d", got, info, padi, macA, tt.tags.OuterVLAN, tt.tags.VLAN)
+			}
+
+			ca, err := pa.OpenSession(0x0042, with(macZ), 0)
 			ok(t, err, "OpenSession a")
-			cz, err := pz.OpenSession(0x0042, kernel.FrameInfo{Dst: macA, VLAN: tt.vlan}, 0)
+			cz, err := pz.OpenSession(0x0042, with(macA), 0)
 			ok(t, err, "OpenSession z")
-			if _, err := pa.OpenSession(0x0042, kernel.FrameInfo{Dst: macZ, VLAN: tt.vlan}, 0); !errors.Is(err, unix.EEXIST) {
+			if _, err := pa.OpenSession(0x0042, with(macZ), 0); !errors.Is(err, unix.EEXIST) {
 				t.Errorf("OpenSession twice: %v, want EEXIST", err)
 			}
-			if ca.MTU() != 1492 {
-				t.Errorf("channel MTU %d, want 1492 (RFC 2516 §7)", ca.MTU())
+			if ca.MTU() != 1492 || cz.MTU() != 1492 {
+				t.Errorf("channel MTUs %d, %d, want 1492 (RFC 2516 §7)", ca.MTU(), cz.MTU())
 			}
-			if tt.vlan != 0 {
-				if out := a.IP("-d", "link", "show", "dev", "veth0.100"); !strings.Contains(out, "vlan protocol 802.1Q id 100") || !strings.Contains(out, "group 42") {
-					t.Errorf("veth0.100 is not VLAN 100 in group 42:\n%s", out)
+			for dev, wants := range tt.devs {
+				out := a.IP("-d", "link", "show", "dev", dev)
+				for _, want := range append(wants, "group 42") {
+					if !strings.Contains(out, want) {
+						t.Errorf("ip -d link show dev %s has no %q:\n%s", dev, want, out)
+					}
 				}
 			}
 			exchange(t, ca, cz, lcpFrame, "LCP a->z")
@@ -774,7 +801,7 @@ func TestKernelPPPoE(t *testing.T) {
 			// (pppoe_disc_rcv), and z's channel reports the end after the engine's copy
 			// of the PADT arrives on the port.
 			padt := []byte{0x11, 0xa7, 0x00, 0x42, 0x00, 0x00}
-			ok(t, pa.WriteDiscovery(padt, kernel.FrameInfo{Dst: macZ, VLAN: tt.vlan}), "WriteDiscovery PADT")
+			ok(t, pa.WriteDiscovery(padt, with(macZ)), "WriteDiscovery PADT")
 			if got, _ := readDiscovery(t, pz, "PADT"); !bytes.Equal(got, padt) {
 				t.Errorf("ReadDiscovery = %x, want the PADT %x", got, padt)
 			}
@@ -891,12 +918,19 @@ func TestKernelCrashChild(t *testing.T) {
 	_, err = d.NewUnit(channelOf(t, s2), kernel.UnitConfig{Name: "crashppp%d"})
 	ok(t, err, "NewUnit")
 	// A PPPoE session on a VLAN, with a unit.
-	p, err := d.OpenPPPoE(kernel.PPPoEConfig{Interface: "veth0", VLANs: []uint16{100}})
+	p, err := d.OpenPPPoE(kernel.PPPoEConfig{Interface: "veth0", VLANs: []uint16{100}, QinQ: []kernel.QinQ{{Outer: 10, InnerFirst: 100, InnerLast: 100}}})
 	ok(t, err, "OpenPPPoE")
-	ch, err := p.OpenSession(0x10, kernel.FrameInfo{Dst: net.HardwareAddr{2, 0, 0, 0, 0, 2}, VLAN: 100}, 0)
+	peer := net.HardwareAddr{2, 0, 0, 0, 0, 2}
+	ch, err := p.OpenSession(0x10, kernel.FrameInfo{Dst: peer, VLAN: 100}, 0)
 	ok(t, err, "OpenSession")
 	_, err = d.NewUnit(ch, kernel.UnitConfig{Name: "crashoe%d"})
 	ok(t, err, "NewUnit pppoe")
+	// A PPPoE session on a QinQ pair (802.1ad and 802.1Q subinterfaces), and one from an
+	// extra address there (a macvlan on the 802.1Q one).
+	_, err = p.OpenSession(0x11, kernel.FrameInfo{Dst: peer, OuterVLAN: 10, VLAN: 100}, 0)
+	ok(t, err, "OpenSession QinQ")
+	_, err = p.OpenSession(0x12, kernel.FrameInfo{Src: net.HardwareAddr{2, 0, 0, 0, 0xa0, 1}, Dst: peer, OuterVLAN: 10, VLAN: 100}, 0)
+	ok(t, err, "OpenSession QinQ from an extra address")
 	os.Stdout.WriteString("READY\n")
 	select {}
 }
@@ -950,7 +984,7 @@ func TestKernelCrashCleanup(t *testing.T) {
 	}
 	names, err := a.Interfaces()
 	ok(t, err, "interfaces")
-	for _, want := range []string{"crasheth0", "crashppp0", "crashoe0", "veth0.100"} {
+	for _, want := range []string{"crasheth0", "crashppp0", "crashoe0", "veth0.100", "veth0.s10", "veth0.s10.100", "q2ft2fvlzq6q69"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("the child did not create %s: %v", want, names)
 		}
@@ -962,8 +996,8 @@ func TestKernelCrashCleanup(t *testing.T) {
 	ok(t, cmd.Process.Kill(), "SIGKILL the child")
 	cmd.Wait()
 	// The kernel removes the tunnels (with the l2tpeth interface), the PPPoE session and
-	// the PPP units by itself; the VLAN subinterface stays.
-	assertClean(t, a, "veth0", "veth0.100", "veth0.200")
+	// the PPP units by itself; the VLAN subinterfaces and the macvlan stay.
+	assertClean(t, a, "veth0", "veth0.100", "veth0.200", "veth0.s10", "veth0.s10.100", "q2ft2fvlzq6q69")
 
 	var d *Dataplane
 	ok(t, a.Do(func() (err error) {
@@ -1046,4 +1080,68 @@ func TestKernelListeners(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestKernelPPPoEQinQDevices checks the subinterfaces of QinQ sessions: made once and
+// reused by later sessions, an 802.1ad subinterface next to the 802.1Q one of the same ID,
+// an operator's matching subinterface used and left alone at Close, a mismatching one
+// refused; and the checks of bad tags.
+func TestKernelPPPoEQinQDevices(t *testing.T) {
+	requireVM(t)
+	netns.CheckFDs(t)
+	checkGoroutines(t)
+	b := netns.New(t)
+	a, z := b.NS("a"), b.NS("z")
+	b.Link(a, "veth0", z, "veth0")
+	// The operator's: an 802.1ad subinterface for service tag 20, and an 802.1Q one
+	// named like the data plane's 802.1ad subinterface for service tag 30.
+	a.IP("link", "add", "link", "veth0", "name", "veth0.s20", "type", "vlan", "protocol", "802.1ad", "id", "20")
+	a.IP("link", "add", "link", "veth0", "name", "veth0.s30", "type", "vlan", "id", "30")
+	dpA := openDP(t, a, Config{InterfaceGroup: testGroup})
+
+	for _, q := range [][]kernel.QinQ{{{Outer: 0, InnerFirst: 1, InnerLast: 1}}, {{Outer: 10, InnerFirst: 5, InnerLast: 4}},
+		{{Outer: 4095, InnerFirst: 1, InnerLast: 1}}, {{Outer: 10, InnerFirst: 0, InnerLast: 4}}} {
+		if _, err := dpA.OpenPPPoE(kernel.PPPoEConfig{Interface: "veth0", QinQ: q}); !errors.Is(err, kernel.ErrVLAN) {
+			t.Errorf("OpenPPPoE with QinQ %v: %v, want ErrVLAN", q, err)
+		}
+	}
+	p, err := dpA.OpenPPPoE(kernel.PPPoEConfig{Interface: "veth0", VLANs: []uint16{10},
+		QinQ: []kernel.QinQ{{Outer: 10, InnerFirst: 100, InnerLast: 101}, {Outer: 20, InnerFirst: 1, InnerLast: 4094}, {Outer: 30, InnerFirst: 1, InnerLast: 1}}})
+	ok(t, err, "OpenPPPoE")
+	peer := net.HardwareAddr{2, 0, 0, 0, 0, 2}
+	if _, err := p.OpenSession(1, kernel.FrameInfo{Dst: peer, OuterVLAN: 10}, 0); !errors.Is(err, unix.EINVAL) {
+		t.Errorf("OpenSession with a service tag and no customer tag: %v, want EINVAL", err)
+	}
+	if err := p.WriteDiscovery(padi, kernel.FrameInfo{Dst: peer, OuterVLAN: 4095, VLAN: 1}); !errors.Is(err, unix.EINVAL) {
+		t.Errorf("WriteDiscovery with service tag 4095: %v, want EINVAL", err)
+	}
+
+	// Sessions 1 and 2 on 10.100 share the subinterfaces; 10.101 adds one on the same
+	// 802.1ad subinterface; VLAN 10 gets its 802.1Q subinterface next to it.
+	for i, tags := range []kernel.FrameInfo{{OuterVLAN: 10, VLAN: 100}, {OuterVLAN: 10, VLAN: 100}, {OuterVLAN: 10, VLAN: 101}, {VLAN: 10}, {OuterVLAN: 20, VLAN: 7}} {
+		tags.Dst = peer
+		_, err := p.OpenSession(uint16(i+1), tags, 0)
+		ok(t, err, fmt.Sprintf("OpenSession %d on %d.%d", i+1, tags.OuterVLAN, tags.VLAN))
+	}
+	for dev, wants := range map[string][]string{
+		"veth0.s10":     {"veth0.s10@veth0: ", "vlan protocol 802.1ad id 10", "group 42"},
+		"veth0.s10.100": {"veth0.s10.100@veth0.s10: ", "vlan protocol 802.1Q id 100", "group 42"},
+		"veth0.s10.101": {"veth0.s10.101@veth0.s10: ", "vlan protocol 802.1Q id 101", "group 42"},
+		"veth0.10":      {"veth0.10@veth0: ", "vlan protocol 802.1Q id 10", "group 42"},
+		"veth0.s20.7":   {"veth0.s20.7@veth0.s20: ", "vlan protocol 802.1Q id 7", "group 42"},
+	} {
+		out := a.IP("-d", "link", "show", "dev", dev)
+		for _, want := range wants {
+			if !strings.Contains(out, want) {
+				t.Errorf("ip -d link show dev %s has no %q:\n%s", dev, want, out)
+			}
+		}
+	}
+	_, err = p.OpenSession(9, kernel.FrameInfo{Dst: peer, OuterVLAN: 30, VLAN: 1}, 0)
+	if !errors.Is(err, unix.EEXIST) || !strings.Contains(err.Error(), "veth0.s30 exists and is not 802.1ad VLAN 30 of veth0") {
+		t.Errorf("OpenSession under an 802.1Q link with the 802.1ad subinterface's name: %v, want EEXIST", err)
+	}
+	ok(t, p.Close(), "Close")
+	// The operator's subinterfaces stay; the data plane's are gone.
+	assertClean(t, a, "veth0", "veth0.s20", "veth0.s30")
 }

@@ -34,16 +34,16 @@ type pppoeKey struct {
 // types, read by one goroutine that queues discovery frames for the engine and passes
 // session frames to their channels.
 type pppoePort struct {
-	d     *Dataplane
-	p     ethPort
-	ifc   string
-	mac   [6]byte
-	mtu   int
-	vlans []uint16 // served VLANs; empty: untagged only
-	disc  *ctrlQueue
-	ctr   counters
-	log   *zap.Logger
-	wg    sync.WaitGroup
+	d    *Dataplane
+	p    ethPort
+	ifc  string
+	mac  [6]byte
+	mtu  int
+	cfg  kernel.PPPoEConfig // its VLANs and QinQ say which tagged frames it serves
+	disc *ctrlQueue
+	ctr  counters
+	log  *zap.Logger
+	wg   sync.WaitGroup
 
 	sessions cowMap[pppoeKey, *pppoeSession]
 	// extra holds the extra addresses we act for (see kernel.PPPoEPort), read per frame.
@@ -62,24 +62,23 @@ type pppoeSession struct {
 
 // OpenPPPoE opens an access interface for PPPoE; see kernel.Dataplane.
 func (d *Dataplane) OpenPPPoE(cfg kernel.PPPoEConfig) (kernel.PPPoEPort, error) {
-	for _, v := range cfg.VLANs {
-		if v == 0 || v >= 4095 {
-			return nil, opErr("open pppoe", cfg.Interface, fmt.Errorf("%w: VLAN ID %d", errInval, v))
-		}
+	if err := cfg.Validate(); err != nil {
+		return nil, opErr("open pppoe", cfg.Interface, fmt.Errorf("%w: %w", errInval, err))
 	}
+	cfg.VLANs, cfg.QinQ = slices.Clone(cfg.VLANs), slices.Clone(cfg.QinQ)
 	ep, err := d.sys.openEth(cfg.Interface)
 	if err != nil {
 		return nil, opErr("open pppoe", cfg.Interface, err)
 	}
 	p := &pppoePort{
-		d:     d,
-		p:     ep,
-		ifc:   cfg.Interface,
-		mac:   ep.hardwareAddr(),
-		mtu:   ep.mtu(),
-		vlans: slices.Clone(cfg.VLANs),
-		disc:  newCtrlQueue(discoveryQueueDepth),
-		log:   d.log.With(zap.String("interface", cfg.Interface)),
+		d:    d,
+		p:    ep,
+		ifc:  cfg.Interface,
+		mac:  ep.hardwareAddr(),
+		mtu:  ep.mtu(),
+		cfg:  cfg,
+		disc: newCtrlQueue(discoveryQueueDepth),
+		log:  d.log.With(zap.String("interface", cfg.Interface)),
 	}
 	p.wg.Add(1)
 	go p.run()
@@ -90,12 +89,9 @@ func (d *Dataplane) OpenPPPoE(cfg kernel.PPPoEConfig) (kernel.PPPoEPort, error) 
 	return p, nil
 }
 
-// serves reports whether frames on VLAN v are for this port.
-func (p *pppoePort) serves(v uint16) bool {
-	if len(p.vlans) == 0 {
-		return v == 0
-	}
-	return slices.Contains(p.vlans, v)
+// serves reports whether frames with the tags of f are for this port.
+func (p *pppoePort) serves(f *ethFrame) bool {
+	return p.cfg.Serves(kernel.FrameInfo{VLAN: f.vlan, OuterVLAN: f.outerVLAN})
 }
 
 func (p *pppoePort) run() {
@@ -124,7 +120,7 @@ func (p *pppoePort) handle(buf []byte, f ethFrame) {
 	// is not ours: ignored, not dropped. Ours are the frames to the interface's address,
 	// to an extra address in use, and discovery frames to a group address. A PPPoE
 	// session is identified by both MAC addresses and the session ID (RFC 2516 §4).
-	if !p.serves(f.vlan) || !p.accepts(f) {
+	if !p.serves(&f) || !p.accepts(f) {
 		return
 	}
 	switch f.etherType {

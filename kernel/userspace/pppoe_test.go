@@ -30,17 +30,18 @@ type pppoeRig struct {
 	dev  *fakeDev
 }
 
-func newPPPoERig(t *testing.T, vlans []uint16, vlan uint16) *pppoeRig {
+func newPPPoERig(t *testing.T, cfg kernel.PPPoEConfig, outer, vlan uint16) *pppoeRig {
 	t.Helper()
 	d, fs := newTestDP(t)
 	r := &pppoeRig{d: d, fs: fs}
 	var err error
-	r.port, err = d.OpenPPPoE(kernel.PPPoEConfig{Interface: "eth1", VLANs: vlans})
+	cfg.Interface = "eth1"
+	r.port, err = d.OpenPPPoE(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.eth = fs.eths["eth1"]
-	r.ch, err = r.port.OpenSession(7, kernel.FrameInfo{Dst: net.HardwareAddr(clientMAC[:]), VLAN: vlan}, 0)
+	r.ch, err = r.port.OpenSession(7, kernel.FrameInfo{Dst: net.HardwareAddr(clientMAC[:]), VLAN: vlan, OuterVLAN: outer}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,20 +63,21 @@ func sessFrame(sid uint16, ppp []byte) []byte {
 
 func TestPPPoESession(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		vlans []uint16
-		vlan  uint16
+		name        string
+		cfg         kernel.PPPoEConfig
+		outer, vlan uint16
 	}{
 		{name: "untagged"},
-		{name: "vlan", vlans: []uint16{100, 200}, vlan: 200},
+		{name: "vlan", cfg: kernel.PPPoEConfig{VLANs: []uint16{100, 200}}, vlan: 200},
+		{name: "qinq", cfg: kernel.PPPoEConfig{VLANs: []uint16{10}, QinQ: []kernel.QinQ{{Outer: 10, InnerFirst: 100, InnerLast: 200}}}, outer: 10, vlan: 200},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newPPPoERig(t, tc.vlans, tc.vlan)
+			r := newPPPoERig(t, tc.cfg, tc.outer, tc.vlan)
 			if r.ch.MTU() != 1492 {
 				t.Errorf("MTU %d, want 1492 (RFC 2516 §7)", r.ch.MTU())
 			}
 			in := func(src [6]byte, vlan uint16, payload []byte) {
-				r.eth.in <- ethFrame{dst: r.eth.mac, src: src, vlan: vlan, etherType: etherTypeSession, payload: payload}
+				r.eth.in <- ethFrame{dst: r.eth.mac, src: src, vlan: vlan, outerVLAN: tc.outer, etherType: etherTypeSession, payload: payload}
 			}
 			// IPv4 to the unit, with Ethernet padding after the PPPoE payload.
 			in(clientMAC, tc.vlan, cat(sessFrame(7, cat(hx("0021"), pingIn)), make([]byte, 10)))
@@ -96,7 +98,7 @@ func TestPPPoESession(t *testing.T) {
 			// Sending: the unit's packets and WriteFrame's frames.
 			r.dev.in <- pingOut
 			f := r.eth.next(t)
-			want := ethFrame{dst: clientMAC, src: r.eth.mac, vlan: tc.vlan, etherType: etherTypeSession, payload: sessFrame(7, cat(hx("0021"), pingOut))}
+			want := ethFrame{dst: clientMAC, src: r.eth.mac, vlan: tc.vlan, outerVLAN: tc.outer, etherType: etherTypeSession, payload: sessFrame(7, cat(hx("0021"), pingOut))}
 			if diff := cmp.Diff(want, f, cmp.AllowUnexported(ethFrame{})); diff != "" {
 				t.Errorf("sent frame (-want +got):\n%s", diff)
 			}
@@ -108,13 +110,13 @@ func TestPPPoESession(t *testing.T) {
 			}
 
 			// Bad frames, then a good one that shows they were handled.
-			in(clientMAC, tc.vlan, sessFrame(8, cat(hx("0021"), pingIn)))                                                                                   // other session
-			in(otherMAC, tc.vlan, sessFrame(7, cat(hx("0021"), pingIn)))                                                                                    // other peer
-			in(clientMAC, tc.vlan, hx("1100 0007 00ff 0021"))                                                                                               // length beyond the frame
-			in(clientMAC, tc.vlan, hx("2100 0007 0002 0021"))                                                                                               // version 2
-			in(clientMAC, tc.vlan, hx("1107 0007 0002 0021"))                                                                                               // not session data
-			in(clientMAC, tc.vlan+1, sessFrame(7, cat(hx("0021"), pingIn)))                                                                                 // not a served VLAN: ignored
-			r.eth.in <- ethFrame{dst: otherMAC, src: clientMAC, vlan: tc.vlan, etherType: etherTypeSession, payload: sessFrame(7, cat(hx("0021"), pingIn))} // for another host: ignored
+			in(clientMAC, tc.vlan, sessFrame(8, cat(hx("0021"), pingIn)))                                                                                                        // other session
+			in(otherMAC, tc.vlan, sessFrame(7, cat(hx("0021"), pingIn)))                                                                                                         // other peer
+			in(clientMAC, tc.vlan, hx("1100 0007 00ff 0021"))                                                                                                                    // length beyond the frame
+			in(clientMAC, tc.vlan, hx("2100 0007 0002 0021"))                                                                                                                    // version 2
+			in(clientMAC, tc.vlan, hx("1107 0007 0002 0021"))                                                                                                                    // not session data
+			in(clientMAC, tc.vlan+1, sessFrame(7, cat(hx("0021"), pingIn)))                                                                                                      // not a served VLAN: ignored
+			r.eth.in <- ethFrame{dst: otherMAC, src: clientMAC, vlan: tc.vlan, outerVLAN: tc.outer, etherType: etherTypeSession, payload: sessFrame(7, cat(hx("0021"), pingIn))} // for another host: ignored
 			in(clientMAC, tc.vlan, sessFrame(7, cat(hx("0021"), pingIn)))
 			r.dev.next(t)
 			st := r.port.(*pppoePort).ctr.snapshot()
@@ -132,15 +134,17 @@ func TestPPPoESession(t *testing.T) {
 
 func TestPPPoEDiscovery(t *testing.T) {
 	d, fs := newTestDP(t)
-	port, err := d.OpenPPPoE(kernel.PPPoEConfig{Interface: "eth1", VLANs: []uint16{10}})
+	port, err := d.OpenPPPoE(kernel.PPPoEConfig{Interface: "eth1", VLANs: []uint16{10}, QinQ: []kernel.QinQ{{Outer: 5, InnerFirst: 10, InnerLast: 10}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	eth := fs.eths["eth1"]
 	bcast := [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
-	eth.in <- ethFrame{dst: bcast, src: otherMAC, etherType: etherTypeDiscovery, payload: padi}               // untagged: not served
-	eth.in <- ethFrame{dst: bcast, src: otherMAC, vlan: 11, etherType: etherTypeDiscovery, payload: padi}     // VLAN 11: not served
-	eth.in <- ethFrame{dst: otherMAC, src: clientMAC, vlan: 10, etherType: etherTypeDiscovery, payload: padi} // for another host
+	eth.in <- ethFrame{dst: bcast, src: otherMAC, vlan: 11, outerVLAN: 5, etherType: etherTypeDiscovery, payload: padi} // QinQ 5.11: not served
+	eth.in <- ethFrame{dst: bcast, src: otherMAC, vlan: 10, outerVLAN: 6, etherType: etherTypeDiscovery, payload: padi} // QinQ 6.10: not served
+	eth.in <- ethFrame{dst: bcast, src: otherMAC, etherType: etherTypeDiscovery, payload: padi}                         // untagged: not served
+	eth.in <- ethFrame{dst: bcast, src: otherMAC, vlan: 11, etherType: etherTypeDiscovery, payload: padi}               // VLAN 11: not served
+	eth.in <- ethFrame{dst: otherMAC, src: clientMAC, vlan: 10, etherType: etherTypeDiscovery, payload: padi}           // for another host
 	// Ethernet pads short frames; the padding is cut by the PPPoE LENGTH.
 	eth.in <- ethFrame{dst: bcast, src: clientMAC, vlan: 10, outerVLAN: 5, etherType: etherTypeDiscovery, payload: cat(padi, make([]byte, 36))}
 	b := make([]byte, 1500)

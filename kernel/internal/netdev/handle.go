@@ -2,6 +2,7 @@ package netdev
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -226,16 +227,25 @@ func (h *Handle) DeleteLink(idx int) error {
 }
 
 // AddVLAN creates the 802.1Q subinterface name with VLAN ID id on link parent, and
-// returns it. If a VLAN link of that name with the same parent and ID exists, AddVLAN
-// returns it; a different link of that name is an error wrapping unix.EEXIST. On a
-// kernel without 802.1Q support the error wraps unix.EOPNOTSUPP.
+// returns it. If a VLAN link of that name with the same parent, protocol and ID exists,
+// AddVLAN returns it; a different link of that name is an error wrapping unix.EEXIST. On
+// a kernel without 802.1Q support the error wraps unix.EOPNOTSUPP.
 func (h *Handle) AddVLAN(parent int, name string, id uint16) (Link, error) {
+	return h.AddVLANProto(parent, name, id, VLAN8021Q)
+}
+
+// AddVLANProto is AddVLAN with the tag protocol proto: VLAN8021Q, or VLAN8021AD for the
+// service (outer) tag of QinQ, on which 802.1Q subinterfaces can then be stacked.
+func (h *Handle) AddVLANProto(parent int, name string, id, proto uint16) (Link, error) {
 	const op = "add vlan"
 	if err := checkIfName(name); err != nil {
 		return Link{}, &kernel.OpError{Op: op, Object: name, Err: err}
 	}
 	if id == 0 || id > maxVLANID {
 		return Link{}, &kernel.OpError{Op: op, Object: name, Err: fmt.Errorf("netdev: bad VLAN ID %d", id)}
+	}
+	if proto != VLAN8021Q && proto != VLAN8021AD {
+		return Link{}, &kernel.OpError{Op: op, Object: name, Err: fmt.Errorf("netdev: bad VLAN protocol %#04x", proto)}
 	}
 	ae := netlink.NewAttributeEncoder()
 	ae.String(iflaIfname, name)
@@ -244,6 +254,11 @@ func (h *Handle) AddVLAN(parent int, name string, id uint16) (Link, error) {
 		nae.String(iflaInfoKind, "vlan")
 		nae.Nested(iflaInfoData, func(dae *netlink.AttributeEncoder) error {
 			dae.Uint16(iflaVLANID, id)
+			if proto != VLAN8021Q {
+				// 802.1Q is the kernel's default; left out, the request is the one
+				// kernels before 3.10 (which had no protocol) take.
+				dae.Bytes(iflaVLANProt, binary.BigEndian.AppendUint16(nil, proto))
+			}
 			return nil
 		})
 		return nil
@@ -251,7 +266,7 @@ func (h *Handle) AddVLAN(parent int, name string, id uint16) (Link, error) {
 	err := h.newLink(op, name, ae)
 	if errors.Is(err, unix.EEXIST) {
 		l, lerr := h.LinkByName(name)
-		if lerr == nil && l.Kind == "vlan" && l.ParentIndex == parent && l.VLANID == id {
+		if lerr == nil && l.Kind == "vlan" && l.ParentIndex == parent && l.VLANID == id && l.VLANProtocol == proto {
 			return l, nil
 		}
 		return Link{}, err

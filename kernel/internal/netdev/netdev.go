@@ -21,8 +21,12 @@ type Link struct {
 	Kind string
 	// ParentIndex is IFLA_LINK: the lower device of a VLAN, the peer of a veth (0: none).
 	ParentIndex int
-	// VLANID is the 802.1Q VLAN ID of a "vlan" link (IFLA_VLAN_ID; 0 otherwise).
+	// VLANID is the VLAN ID of a "vlan" link (IFLA_VLAN_ID; 0 otherwise).
 	VLANID uint16
+	// VLANProtocol is the tag protocol (TPID) of a "vlan" link (IFLA_VLAN_PROTOCOL):
+	// VLAN8021Q or VLAN8021AD; 0 for other links. Kernels that do not report it (before
+	// Linux 3.10) have 802.1Q links only, which is what it says for them.
+	VLANProtocol uint16
 	// Promiscuity counts the reasons the link is in promiscuous mode (IFLA_PROMISCUITY):
 	// requests, and the kernel's own fallback for unicast addresses a device without a
 	// unicast filter must accept (a macvlan on it, a packet socket's PACKET_MR_UNICAST).
@@ -32,6 +36,13 @@ type Link struct {
 	// watch), and reports OperUnknown for devices that do not track it, such as TUN.
 	OperState uint8
 }
+
+// VLAN tag protocols (TPIDs) of "vlan" links (ETH_P_8021Q, ETH_P_8021AD in
+// include/uapi/linux/if_ether.h).
+const (
+	VLAN8021Q  uint16 = 0x8100 // IEEE 802.1Q customer tag (C-TAG)
+	VLAN8021AD uint16 = 0x88a8 // IEEE 802.1ad service tag (S-TAG), the outer tag of QinQ
+)
 
 // Operational states (IF_OPER_* in include/uapi/linux/if.h).
 const (

@@ -545,7 +545,7 @@ func TestVLAN(t *testing.T) {
 		t.Fatalf("AddVLAN: %v", err)
 	}
 	want := Link{Index: l.Index, Name: "trunk.7", MTU: 1500, Kind: "vlan", ParentIndex: parent.Index, VLANID: 7,
-		HardwareAddr: parent.HardwareAddr}
+		VLANProtocol: VLAN8021Q, HardwareAddr: parent.HardwareAddr}
 	if diff := cmp.Diff(want, l, ignoreOperState); diff != "" {
 		t.Errorf("AddVLAN (-want +got):\n%s", diff)
 	}
@@ -561,6 +561,37 @@ func TestVLAN(t *testing.T) {
 	}
 	if _, err := h.AddVLAN(parent.Index, "trunk.4095", 4095); err == nil {
 		t.Error("AddVLAN with ID 4095 succeeded")
+	}
+	// QinQ: an 802.1ad service VLAN 7 next to the 802.1Q VLAN 7, and an 802.1Q VLAN on it.
+	s, err := h.AddVLANProto(parent.Index, "trunk.s7", 7, VLAN8021AD)
+	if err != nil {
+		t.Fatalf("AddVLANProto 802.1ad: %v", err)
+	}
+	want = Link{Index: s.Index, Name: "trunk.s7", MTU: 1500, Kind: "vlan", ParentIndex: parent.Index, VLANID: 7,
+		VLANProtocol: VLAN8021AD, HardwareAddr: parent.HardwareAddr}
+	if diff := cmp.Diff(want, s, ignoreOperState); diff != "" {
+		t.Errorf("AddVLANProto 802.1ad (-want +got):\n%s", diff)
+	}
+	if _, err := h.AddVLANProto(parent.Index, "trunk.s7", 7, VLAN8021Q); !errors.Is(err, unix.EEXIST) {
+		t.Errorf("AddVLANProto 802.1Q under the 802.1ad link's name: %v, want EEXIST", err)
+	}
+	c, err := h.AddVLAN(s.Index, "trunk.s7.9", 9)
+	if err != nil {
+		t.Fatalf("AddVLAN on the 802.1ad link: %v", err)
+	}
+	if c.ParentIndex != s.Index || c.VLANID != 9 || c.VLANProtocol != VLAN8021Q {
+		t.Errorf("AddVLAN on the 802.1ad link = %+v", c)
+	}
+	// Deleting the service VLAN takes the customer VLAN with it; deleting that is then
+	// no error.
+	if err := h.DeleteLink(s.Index); err != nil {
+		t.Fatalf("DeleteLink 802.1ad: %v", err)
+	}
+	if err := h.DeleteLink(c.Index); err != nil {
+		t.Errorf("DeleteLink of the customer VLAN after its service VLAN: %v", err)
+	}
+	if _, err := h.LinkByName("trunk.s7.9"); !IsNotExist(err) {
+		t.Errorf("the customer VLAN after its service VLAN's deletion: %v, want not-exist", err)
 	}
 	if err := h.DeleteLink(l.Index); err != nil {
 		t.Fatalf("DeleteLink: %v", err)

@@ -45,6 +45,7 @@ const (
 	iflaInfoKind = 1
 	iflaInfoData = 2
 	iflaVLANID   = 1 // IFLA_VLAN_ID, inside IFLA_INFO_DATA of kind "vlan"
+	iflaVLANProt = 5 // IFLA_VLAN_PROTOCOL (big-endian), inside IFLA_INFO_DATA of kind "vlan"
 	vethInfoPeer = 1 // VETH_INFO_PEER, inside IFLA_INFO_DATA of kind "veth"
 
 	iflaMacvlanMode   = 1 // IFLA_MACVLAN_MODE, inside IFLA_INFO_DATA of kind "macvlan"
@@ -205,14 +206,23 @@ func parseLink(b []byte) (Link, error) {
 						data = nad.Bytes()
 					}
 				}
+				if l.Kind == "vlan" {
+					l.VLANProtocol = VLAN8021Q
+				}
 				if l.Kind == "vlan" && data != nil {
 					dd, err := netlink.NewAttributeDecoder(data)
 					if err != nil {
 						return err
 					}
 					for dd.Next() {
-						if dd.Type() == iflaVLANID {
+						switch dd.Type() {
+						case iflaVLANID:
 							l.VLANID = dd.Uint16()
+						case iflaVLANProt:
+							// Big-endian (nla_put_be16 in vlan_fill_info).
+							if b := dd.Bytes(); len(b) == 2 && binary.BigEndian.Uint16(b) != 0 {
+								l.VLANProtocol = binary.BigEndian.Uint16(b)
+							}
 						}
 					}
 					if err := dd.Err(); err != nil {

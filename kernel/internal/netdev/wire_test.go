@@ -44,9 +44,14 @@ func marshalLink(l Link) []byte {
 	if l.Kind != "" {
 		ae.Nested(iflaLinkinfo, func(nae *netlink.AttributeEncoder) error {
 			nae.String(iflaInfoKind, l.Kind)
-			if l.VLANID != 0 {
+			if l.VLANID != 0 || l.VLANProtocol != 0 {
 				nae.Nested(iflaInfoData, func(dae *netlink.AttributeEncoder) error {
-					dae.Uint16(iflaVLANID, l.VLANID)
+					if l.VLANID != 0 {
+						dae.Uint16(iflaVLANID, l.VLANID)
+					}
+					if l.VLANProtocol != 0 {
+						dae.Bytes(iflaVLANProt, binary.BigEndian.AppendUint16(nil, l.VLANProtocol))
+					}
 					return nil
 				})
 			}
@@ -94,7 +99,9 @@ func TestRequests(t *testing.T) {
 		}
 	}
 	vlan := Link{Index: 9, Name: "eth0.7", MTU: 1500, Up: false, Kind: "vlan", ParentIndex: 2, VLANID: 7,
-		HardwareAddr: net.HardwareAddr{2, 0, 0, 0, 0, 1}}
+		VLANProtocol: VLAN8021Q, HardwareAddr: net.HardwareAddr{2, 0, 0, 0, 0, 1}}
+	svlan := Link{Index: 10, Name: "eth0.s10", MTU: 1500, Kind: "vlan", ParentIndex: 2, VLANID: 10,
+		VLANProtocol: VLAN8021AD, HardwareAddr: net.HardwareAddr{2, 0, 0, 0, 0, 1}}
 	mvMAC := net.HardwareAddr{2, 0, 0, 0, 1, 5}
 	macvlan := Link{Index: 11, Name: "mv0", MTU: 1500, Kind: "macvlan", ParentIndex: 2, HardwareAddr: mvMAC, Group: 1701}
 	reply := func(typ netlink.HeaderType, bodies ...[]byte) func(netlink.Message) ([]netlink.Message, error) {
@@ -249,6 +256,42 @@ func TestRequests(t *testing.T) {
 			},
 			wantRes: Link{},
 			wantErr: unix.EEXIST,
+		},
+		{
+			name:    "add 802.1ad vlan",
+			call:    func(h *Handle) (any, error) { return h.AddVLANProto(2, "eth0.s10", 10, VLAN8021AD) },
+			answers: []func(netlink.Message) ([]netlink.Message, error){ack, reply(rtmNewLink, marshalLink(svlan))},
+			want: []request{
+				{rtmNewLink, reqCreate, "00000000 00000000 00000000 00000000" +
+					"0d000300 65746830 2e733130 00000000" + // IFLA_IFNAME "eth0.s10"
+					"08000500 02000000" + // IFLA_LINK 2
+					"24001280" + // IFLA_LINKINFO (nested)
+					"09000100 766c616e 00000000" + // IFLA_INFO_KIND "vlan"
+					"14000280 06000100 0a000000" + // IFLA_INFO_DATA { IFLA_VLAN_ID 10,
+					"06000500 88a80000"}, // IFLA_VLAN_PROTOCOL 0x88a8 (big-endian) }
+				{rtmGetLink, netlink.Request, "00000000 00000000 00000000 00000000 0d000300 65746830 2e733130 00000000"},
+			},
+			wantRes: svlan,
+		},
+		{
+			name: "add 802.1ad vlan where an 802.1Q one exists",
+			call: func(h *Handle) (any, error) { return h.AddVLANProto(2, "eth0.7", 7, VLAN8021AD) },
+			answers: []func(netlink.Message) ([]netlink.Message, error){
+				fail(unix.EEXIST), reply(rtmNewLink, marshalLink(vlan))},
+			want: []request{
+				{rtmNewLink, reqCreate, "00000000 00000000 00000000 00000000" +
+					"0b000300 65746830 2e370000 08000500 02000000 24001280" +
+					"09000100 766c616e 00000000 14000280 06000100 07000000 06000500 88a80000"},
+				{rtmGetLink, netlink.Request, "00000000 00000000 00000000 00000000 0b000300 65746830 2e370000"},
+			},
+			wantRes: Link{},
+			wantErr: unix.EEXIST,
+		},
+		{
+			name:    "add vlan with a bad protocol",
+			call:    func(h *Handle) (any, error) { return h.AddVLANProto(2, "eth0.7", 7, 0x0800) },
+			wantRes: Link{},
+			wantErr: errAny,
 		},
 		{
 			name:    "add macvlan",
@@ -566,8 +609,17 @@ var (
 		"08001b00 2a000000" + // group 42
 		"05001000 06000000" + // IFLA_OPERSTATE up
 		"10001200 08000100 74756e00 04000200") // IFLA_LINKINFO { KIND "tun", DATA {} }
+	// A vlan link as kernels before 3.10 report it: no IFLA_VLAN_PROTOCOL (802.1Q).
 	goldenVLANLink = marshalLink(Link{Index: 9, Name: "eth0.7", MTU: 1500, Kind: "vlan", ParentIndex: 2, VLANID: 7,
 		HardwareAddr: net.HardwareAddr{2, 0, 0, 0, 0, 1}})
+	// An 802.1ad (QinQ service tag) vlan link: IFLA_INFO_DATA { IFLA_VLAN_ID 10,
+	// IFLA_VLAN_PROTOCOL 0x88a8 }.
+	goldenSVLANLink = unhex("00000000 0a000000 00000000 00000000" +
+		"0d000300 65746830 2e733130 00000000" + // "eth0.s10"
+		"08000400 dc050000" + // MTU 1500
+		"08000500 02000000" + // IFLA_LINK 2
+		"24001200 09000100 766c616e 00000000" + // IFLA_LINKINFO { KIND "vlan",
+		"14000200 06000100 0a000000 06000500 88a80000") // DATA { ID 10, PROTOCOL 0x88a8 } }
 	// A veth with an up macvlan on it: promiscuity 1 (IFLA_PROMISCUITY).
 	goldenPromiscLink = unhex("00000000 04000000 43110100 00000000" +
 		"09000300 6c6f7765 72000000" + // "lower"
@@ -594,7 +646,9 @@ func TestParseLink(t *testing.T) {
 		{name: "tun", in: goldenTunLink, want: Link{Index: 7, Name: "probox0", MTU: 1500, Up: true, Group: 42, Kind: "tun", OperState: OperUp}},
 		{name: "promiscuous", in: goldenPromiscLink, want: Link{Index: 4, Name: "lower", MTU: 1500, Up: true, Kind: "veth", Promiscuity: 1}},
 		{name: "vlan", in: goldenVLANLink, want: Link{Index: 9, Name: "eth0.7", MTU: 1500, Kind: "vlan", ParentIndex: 2,
-			VLANID: 7, HardwareAddr: net.HardwareAddr{2, 0, 0, 0, 0, 1}}},
+			VLANID: 7, VLANProtocol: VLAN8021Q, HardwareAddr: net.HardwareAddr{2, 0, 0, 0, 0, 1}}},
+		{name: "802.1ad vlan", in: goldenSVLANLink, want: Link{Index: 10, Name: "eth0.s10", MTU: 1500, Kind: "vlan", ParentIndex: 2,
+			VLANID: 10, VLANProtocol: VLAN8021AD}},
 		{name: "short header", in: goldenLink[:15], wantErr: true},
 		{name: "truncated attribute", in: goldenLink[:22], wantErr: true},
 		{name: "short mtu", in: unhex("00000000 01000000 00000000 00000000 06000400 0100 0000"), wantErr: true},
@@ -682,7 +736,7 @@ func TestParseRoute(t *testing.T) {
 }
 
 func FuzzParseLink(f *testing.F) {
-	for _, b := range [][]byte{goldenLink, goldenTunLink, goldenVLANLink, goldenPromiscLink} {
+	for _, b := range [][]byte{goldenLink, goldenTunLink, goldenVLANLink, goldenSVLANLink, goldenPromiscLink} {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
