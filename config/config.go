@@ -1,7 +1,10 @@
 package config
 
 import (
+	"fmt"
 	"net/netip"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -193,8 +196,53 @@ type PPPoE struct {
 
 // PPPoEIface is one access interface.
 type PPPoEIface struct {
-	VLANs       []int `toml:"vlans" doc:"802.1Q VLAN IDs to serve on this interface; empty serves untagged frames."`
-	MaxSessions int   `toml:"max_sessions" doc:"Most sessions on this interface; 0 means no limit."`
+	VLANs       []int    `toml:"vlans" doc:"802.1Q VLAN IDs to serve on this interface, single-tagged. With vlans and qinq both empty, untagged frames are served."`
+	QinQ        []string `toml:"qinq" doc:"Double-tagged VLANs to serve: \"S.C\" or \"S.FIRST-LAST\", an IEEE 802.1ad service tag S (TPID 0x88a8) with one 802.1Q customer tag C or a range of them, such as [\"10.100\", \"20.1-4094\"]. The kernel data plane binds QinQ sessions to the subinterfaces IF.sS (802.1ad) and IF.sS.C (802.1Q) it creates."`
+	MaxSessions int      `toml:"max_sessions" doc:"Most sessions on this interface; 0 means no limit."`
+}
+
+// QinQRange is one entry of PPPoEIface.QinQ: service tag Outer with customer tags
+// InnerFirst to InnerLast.
+type QinQRange struct{ Outer, InnerFirst, InnerLast int }
+
+// ParseQinQ parses a pppoe.interface.NAME.qinq entry, "S.C" or "S.FIRST-LAST", each ID
+// from 1 to 4094.
+func ParseQinQ(s string) (QinQRange, error) {
+	bad := fmt.Errorf(`must be "S.C" or "S.FIRST-LAST" (802.1ad service tag, 802.1Q customer tags, each from 1 to 4094), got %q`, s)
+	outer, inner, ok := strings.Cut(s, ".")
+	if !ok {
+		return QinQRange{}, bad
+	}
+	first, last, isRange := strings.Cut(inner, "-")
+	if !isRange {
+		last = first
+	}
+	var r QinQRange
+	for _, f := range []struct {
+		s string
+		n *int
+	}{{outer, &r.Outer}, {first, &r.InnerFirst}, {last, &r.InnerLast}} {
+		n, err := strconv.Atoi(f.s)
+		if err != nil || n < 1 || n > 4094 || strings.TrimSpace(f.s) != f.s || strings.HasPrefix(f.s, "+") {
+			return QinQRange{}, bad
+		}
+		*f.n = n
+	}
+	if r.InnerFirst > r.InnerLast {
+		return QinQRange{}, fmt.Errorf("customer tags %d-%d: the range is empty (first after last)", r.InnerFirst, r.InnerLast)
+	}
+	return r, nil
+}
+
+// QinQRanges returns the parsed QinQ entries of a validated interface.
+func (i PPPoEIface) QinQRanges() []QinQRange {
+	var rs []QinQRange
+	for _, s := range i.QinQ {
+		if r, err := ParseQinQ(s); err == nil {
+			rs = append(rs, r)
+		}
+	}
+	return rs
 }
 
 // PPPoEServ is one offered service name.

@@ -155,6 +155,18 @@ func TestErrors(t *testing.T) {
 			},
 		},
 		{
+			name: "pppoe qinq",
+			doc:  "[pppoe.interface.eth1]\nqinq = [\"10.100\", \"10\", \"10.99-200\", \"4095.1\", \"20.300-200\", \"20.x\", \"20.1-4094\", \"21. 5\"]\n",
+			want: []string{
+				`t.toml:2: pppoe.interface.eth1.qinq[1]: must be "S.C" or "S.FIRST-LAST" (802.1ad service tag, 802.1Q customer tags, each from 1 to 4094), got "10"`,
+				`t.toml:2: pppoe.interface.eth1.qinq[2]: "10.99-200" overlaps pppoe.interface.eth1.qinq[0] "10.100"`,
+				`t.toml:2: pppoe.interface.eth1.qinq[3]: must be "S.C" or "S.FIRST-LAST" (802.1ad service tag, 802.1Q customer tags, each from 1 to 4094), got "4095.1"`,
+				`t.toml:2: pppoe.interface.eth1.qinq[4]: customer tags 300-200: the range is empty (first after last)`,
+				`t.toml:2: pppoe.interface.eth1.qinq[5]: must be "S.C" or "S.FIRST-LAST" (802.1ad service tag, 802.1Q customer tags, each from 1 to 4094), got "20.x"`,
+				`t.toml:2: pppoe.interface.eth1.qinq[7]: must be "S.C" or "S.FIRST-LAST" (802.1ad service tag, 802.1Q customer tags, each from 1 to 4094), got "21. 5"`,
+			},
+		},
+		{
 			name: "pppoe timers and fallback",
 			doc:  "[pppoe]\ncookie_period = \"500ms\"\nlac_timeout = \"0s\"\nlcp_delay = \"11s\"\n[pppoe.service.internet]\nlocal_fallback = true\n",
 			want: []string{

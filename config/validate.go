@@ -357,6 +357,26 @@ func (c *Config) validatePPPoE(v validator) {
 			v.check(!seen[id], ipath, "VLAN %d is listed twice", id)
 			seen[id] = true
 		}
+		type entry struct {
+			QinQRange
+			i int
+		}
+		var ranges []entry
+		for i, q := range ifc.QinQ {
+			ipath := fmt.Sprintf("%s.qinq[%d]", path, i)
+			r, err := ParseQinQ(q)
+			if err != nil {
+				v.errs.addf(ipath, "%v", err)
+				continue
+			}
+			for _, o := range ranges {
+				if o.Outer == r.Outer && o.InnerFirst <= r.InnerLast && r.InnerFirst <= o.InnerLast {
+					v.errs.addf(ipath, "%q overlaps %s.qinq[%d] %q", q, path, o.i, ifc.QinQ[o.i])
+					break
+				}
+			}
+			ranges = append(ranges, entry{r, i})
+		}
 		v.check(ifc.MaxSessions >= 0, path+".max_sessions", "must not be negative, got %d", ifc.MaxSessions)
 	}
 	for _, name := range sortedNames(p.Services) {

@@ -301,25 +301,28 @@ const vlanDoc = pppBase + `
 [pppoe]
 ac_name = "bras1"
 [pppoe.interface.eth1]
-vlans = [100, 200]
+vlans = [100]
+qinq = ["10.200-299"]
 [pppoe.service.internet]
 `
 
 // TestVLANs runs sessions on a single-tagged and a double-tagged (QinQ) VLAN of an
 // access interface, with the real PPP engine on the host side, and checks that frames
-// of other VLANs are not served.
+// of other VLANs (and of a served customer tag in another service tag) are not served.
 func TestVLANs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newDiscBed(t, vlanDoc)
 		single := newStation(t, b.stDP, "s0", 100)
-		qinq := newStation(t, b.stDP, "s1", 200)
-		other := newStation(t, b.stDP, "s2", 300)
+		qinq := newStationFor(t, b.stDP, kernel.PPPoEConfig{Interface: "s1", QinQ: []kernel.QinQ{{Outer: 10, InnerFirst: 200, InnerLast: 200}}})
+		other := newStationFor(t, b.stDP, kernel.PPPoEConfig{Interface: "s2", VLANs: []uint16{300, 200}, QinQ: []kernel.QinQ{{Outer: 11, InnerFirst: 200, InnerLast: 200}}})
 		hostPPP, stopHost := startPPP(t, b.stDP, parseConfig(t, clientBase, ""), 9)
 
-		other.send(padi("internet", "h9"), bcast(VLANs{Outer: 300}))
-		synctest.Wait()
-		if got := other.recv(); len(got) != 0 {
-			t.Errorf("VLAN 300: got %d frames, want none", len(got))
+		for _, v := range []VLANs{{Outer: 300}, {Outer: 200}, {Outer: 11, Inner: 200}} {
+			other.send(padi("internet", "h9"), bcast(v))
+			synctest.Wait()
+			if got := other.recv(); len(got) != 0 {
+				t.Errorf("%v: got %d frames, want none", v, len(got))
+			}
 		}
 
 		acMAC, _ := macOf(b.acDP.HardwareAddr("eth1"))
@@ -337,7 +340,7 @@ func TestVLANs(t *testing.T) {
 		want := joinLines(
 			"channel pppoe eth1/S vlan 10.200 peer 02:00:00:00:02:02 mtu 1492",
 			"channel pppoe eth1/S vlan 100 peer 02:00:00:00:02:01 mtu 1492",
-			"pppoe eth1 vlans 100,200",
+			"pppoe eth1 vlans 100,10.200-299",
 			"unit ppp0 shared on pppoe eth1/S mtu 1492 ipv4 10.64.0.1 -> 10.64.0.2 ipv6 - routes -",
 			"unit ppp0 shared on pppoe eth1/S mtu 1492 ipv4 10.64.0.1 -> 10.64.0.3 ipv6 - routes -",
 		)

@@ -254,7 +254,13 @@ type rxFrame struct {
 
 func newStation(t testing.TB, dp *kerneltest.Fake, iface string, vlans ...uint16) *station {
 	t.Helper()
-	p, err := dp.OpenPPPoE(kernel.PPPoEConfig{Interface: iface, VLANs: vlans})
+	return newStationFor(t, dp, kernel.PPPoEConfig{Interface: iface, VLANs: vlans})
+}
+
+// newStationFor is newStation for a port with any VLAN configuration (QinQ).
+func newStationFor(t testing.TB, dp *kerneltest.Fake, cfg kernel.PPPoEConfig) *station {
+	t.Helper()
+	p, err := dp.OpenPPPoE(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,11 +44,14 @@ func readBufSize(mtu int) int { return max(mtu, DefaultMTU) + 64 }
 
 // openPort opens interface name and starts its reader.
 func (e *Engine) openPort(name string, cfg config.PPPoEIface) (*acPort, error) {
-	vlans := make([]uint16, len(cfg.VLANs))
-	for i, v := range cfg.VLANs {
-		vlans[i] = uint16(v)
+	kc := kernel.PPPoEConfig{Interface: name}
+	for _, v := range cfg.VLANs {
+		kc.VLANs = append(kc.VLANs, uint16(v))
 	}
-	port, err := e.dp.OpenPPPoE(kernel.PPPoEConfig{Interface: name, VLANs: vlans})
+	for _, r := range cfg.QinQRanges() {
+		kc.QinQ = append(kc.QinQ, kernel.QinQ{Outer: uint16(r.Outer), InnerFirst: uint16(r.InnerFirst), InnerLast: uint16(r.InnerLast)})
+	}
+	port, err := e.dp.OpenPPPoE(kc)
 	if err != nil {
 		return nil, fmt.Errorf("pppoe.interface.%s: %w", name, err)
 	}
@@ -60,7 +63,7 @@ func (e *Engine) openPort(name string, cfg config.PPPoEIface) (*acPort, error) {
 	e.ports[name] = p
 	go p.read(e.inc, e.log)
 	e.log.Info("access interface open", zap.String("interface", name), zap.Stringer("mac", p.mac),
-		zap.Int("mtu", p.mtu), zap.Ints("vlans", cfg.VLANs))
+		zap.Int("mtu", p.mtu), zap.Ints("vlans", cfg.VLANs), zap.Strings("qinq", cfg.QinQ))
 	return p, nil
 }
 
@@ -123,8 +126,8 @@ func (e *Engine) drainPort(p *acPort, reason string) {
 	}
 }
 
-// reopenPort closes an interface whose VLANs changed, ending its sessions, and opens it
-// again. The sessions' PADTs are sent before the port closes; their actors then see their
+// reopenPort closes an interface whose VLANs or QinQ changed, ending its sessions, and
+// opens it again. The sessions' PADTs are sent before the port closes; their actors then see their
 // channels closed.
 func (e *Engine) reopenPort(name string, cfg config.PPPoEIface) error {
 	p := e.ports[name]
