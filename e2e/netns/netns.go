@@ -350,6 +350,28 @@ func (ns *NS) VLAN(parent string, id int) string {
 	return name
 }
 
+// QinQ creates the 802.1ad subinterface "<parent>.s<outer>" of parent (service tag,
+// TPID 0x88a8) and on it the 802.1Q subinterface "<parent>.s<outer>.<inner>" (customer
+// tag), sets both up and returns the name of the inner one, which must fit in 15
+// characters. It skips the test, like RequireVLAN, on a kernel without 802.1Q support.
+func (ns *NS) QinQ(parent string, outer, inner int) string {
+	ns.bed.t.Helper()
+	RequireVLAN(ns.bed.t)
+	for _, id := range []int{outer, inner} {
+		if id < 1 || id > 4094 {
+			ns.bed.t.Fatalf("netns: VLAN ID %d out of range 1-4094", id)
+		}
+	}
+	s := parent + ".s" + strconv.Itoa(outer)
+	c := s + "." + strconv.Itoa(inner)
+	checkIfName(ns.bed.t, c)
+	ns.addLink(s)
+	ns.IP("link", "add", "link", parent, "name", s, "up", "type", "vlan", "proto", "802.1ad", "id", strconv.Itoa(outer))
+	ns.addLink(c)
+	ns.IP("link", "add", "link", s, "name", c, "up", "type", "vlan", "id", strconv.Itoa(inner))
+	return c
+}
+
 // Bridge creates bridge name (STP off, so ports forward at once), sets it up
 // and makes the given interfaces its ports, setting them up too.
 func (ns *NS) Bridge(name string, ports ...string) {

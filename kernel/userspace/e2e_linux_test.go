@@ -202,46 +202,47 @@ func TestE2EEthernetPseudowire(t *testing.T) {
 	z.Ping(t, "10.8.0.1", 3)
 }
 
-// pppoePair opens PPPoE session 7 between a and z over their eth0.
-func (e *e2eEnv) pppoePair(da, dz *Dataplane, vlans []uint16) (cha, chz kernel.Channel) {
+// pppoePair opens PPPoE session 7 between a and z over their eth0, on the tags of tags
+// (which both ports serve by cfg).
+func (e *e2eEnv) pppoePair(da, dz *Dataplane, cfg kernel.PPPoEConfig, tags kernel.FrameInfo) (cha, chz kernel.Channel) {
 	e.t.Helper()
-	pa, err := da.OpenPPPoE(kernel.PPPoEConfig{Interface: "eth0", VLANs: vlans})
+	cfg.Interface = "eth0"
+	pa, err := da.OpenPPPoE(cfg)
 	e.must(err)
-	pz, err := dz.OpenPPPoE(kernel.PPPoEConfig{Interface: "eth0", VLANs: vlans})
+	pz, err := dz.OpenPPPoE(cfg)
 	e.must(err)
-	var vlan uint16
-	if len(vlans) > 0 {
-		vlan = vlans[0]
-	}
-	cha, err = pa.OpenSession(7, kernel.FrameInfo{Dst: pz.HardwareAddr(), VLAN: vlan}, 0)
+	cha, err = pa.OpenSession(7, kernel.FrameInfo{Dst: pz.HardwareAddr(), VLAN: tags.VLAN, OuterVLAN: tags.OuterVLAN}, 0)
 	e.must(err)
-	chz, err = pz.OpenSession(7, kernel.FrameInfo{Dst: pa.HardwareAddr(), VLAN: vlan}, 0)
+	chz, err = pz.OpenSession(7, kernel.FrameInfo{Dst: pa.HardwareAddr(), VLAN: tags.VLAN, OuterVLAN: tags.OuterVLAN}, 0)
 	e.must(err)
 
-	// Discovery frames reach the other side with their envelope.
-	e.must(pa.WriteDiscovery(padi, kernel.FrameInfo{Dst: net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, VLAN: vlan}))
+	// Discovery frames reach the other side with their envelope (the veth may strip the
+	// outer tag into the packet's auxiliary data: the data plane reads it there).
+	e.must(pa.WriteDiscovery(padi, kernel.FrameInfo{Dst: net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, VLAN: tags.VLAN, OuterVLAN: tags.OuterVLAN}))
 	b := make([]byte, 1500)
 	n, info, err := pz.ReadDiscovery(b)
 	e.must(err)
-	if string(b[:n]) != string(padi) || info.Src.String() != pa.HardwareAddr().String() || info.VLAN != vlan {
-		e.t.Errorf("discovery frame %x from %v on VLAN %d", b[:n], info.Src, info.VLAN)
+	if string(b[:n]) != string(padi) || info.Src.String() != pa.HardwareAddr().String() || info.VLAN != tags.VLAN || info.OuterVLAN != tags.OuterVLAN {
+		e.t.Errorf("discovery frame %x from %v on VLAN %d.%d, want %d.%d", b[:n], info.Src, info.OuterVLAN, info.VLAN, tags.OuterVLAN, tags.VLAN)
 	}
 	return cha, chz
 }
 
 func TestE2EPPPoE(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		vlans []uint16
+		name string
+		cfg  kernel.PPPoEConfig
+		tags kernel.FrameInfo
 	}{
 		{name: "untagged"},
-		{name: "vlan", vlans: []uint16{100}},
+		{name: "vlan", cfg: kernel.PPPoEConfig{VLANs: []uint16{100}}, tags: kernel.FrameInfo{VLAN: 100}},
+		{name: "qinq", cfg: kernel.PPPoEConfig{QinQ: []kernel.QinQ{{Outer: 10, InnerFirst: 100, InnerLast: 199}}}, tags: kernel.FrameInfo{OuterVLAN: 10, VLAN: 150}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newE2E(t)
 			a, z := e.pair()
 			da, dz := e.dataplane(a, Config{}), e.dataplane(z, Config{})
-			cha, chz := e.pppoePair(da, dz, tc.vlans)
+			cha, chz := e.pppoePair(da, dz, tc.cfg, tc.tags)
 			if cha.MTU() != 1492 {
 				t.Errorf("channel MTU %d, want 1492", cha.MTU())
 			}
@@ -271,7 +272,7 @@ func TestE2EBridge(t *testing.T) {
 	n.AddAddr("eth0", "192.0.2.2/24")
 	dc, dl, dn := e.dataplane(c, Config{}), e.dataplane(l, Config{}), e.dataplane(n, Config{})
 
-	chc, chl := e.pppoePair(dc, dl, nil)
+	chc, chl := e.pppoePair(dc, dl, kernel.PPPoEConfig{}, kernel.FrameInfo{})
 	la, ln := netip.MustParseAddrPort("192.0.2.1:1701"), netip.MustParseAddrPort("192.0.2.2:1701")
 	sl := e.l2tpSession(side{d: dl, local: la, peer: ln, tid: 1, peerTID: 2, sid: 10, peerSID: 20}, 2, kernel.EncapUDP, kernel.SessionConfig{})
 	sn := e.l2tpSession(side{d: dn, local: ln, peer: la, tid: 2, peerTID: 1, sid: 20, peerSID: 10}, 2, kernel.EncapUDP, kernel.SessionConfig{})
