@@ -105,12 +105,13 @@ type SessionInfo struct {
 
 // InterfaceInfo describes an access interface.
 type InterfaceInfo struct {
-	Name        string `json:"name"`
-	VLANs       []int  `json:"vlans,omitempty"`
-	MAC         string `json:"mac"`
-	MTU         int    `json:"mtu"`
-	Sessions    int    `json:"sessions"`
-	MaxSessions int    `json:"max_sessions,omitempty"`
+	Name        string   `json:"name"`
+	VLANs       []int    `json:"vlans,omitempty"`
+	QinQ        []string `json:"qinq,omitempty"`
+	MAC         string   `json:"mac"`
+	MTU         int      `json:"mtu"`
+	Sessions    int      `json:"sessions"`
+	MaxSessions int      `json:"max_sessions,omitempty"`
 	// State is "up", or "draining" for an interface removed from the configuration whose
 	// sessions are ending.
 	State string `json:"state"`

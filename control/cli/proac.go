@@ -160,12 +160,12 @@ func printPPPoEInterfaces(w io.Writer, raw json.RawMessage) error {
 	fmt.Fprintln(tw, "INTERFACE\tVLANS\tMAC\tMTU\tSESSIONS\tSTATE")
 	for _, i := range list {
 		vl := "untagged"
-		if len(i.VLANs) > 0 {
-			vs := make([]string, len(i.VLANs))
-			for k, v := range i.VLANs {
-				vs[k] = fmt.Sprint(v)
+		if len(i.VLANs) > 0 || len(i.QinQ) > 0 {
+			var vs []string
+			for _, v := range i.VLANs {
+				vs = append(vs, fmt.Sprint(v))
 			}
-			vl = strings.Join(vs, ",")
+			vl = strings.Join(append(vs, i.QinQ...), ",")
 		}
 		sessions := fmt.Sprint(i.Sessions)
 		if i.MaxSessions > 0 {
