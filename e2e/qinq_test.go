@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -83,6 +84,24 @@ ranges = ["100.64.0.10-100.64.0.200"]
 			}
 		}
 	}
+
+	// A reload that stops serving VLAN 200 changes the port in place: bob's session ends,
+	// alice's goes on.
+	old, err := os.ReadFile(bras.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bras.cfg, []byte(strings.Replace(string(old), "vlans = [200]\n", "", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bras.cli("prol2tp", "reload")
+	netns.WaitFor(t, 30*time.Second, func() bool { return countJSON(t, bras, "proac_info", "-j", "sessions") == 1 }, "bob's session on VLAN 200 to end")
+	cliJSON(t, bras, &sessions, "proac_info", "-j", "sessions")
+	if len(sessions) != 1 || sessions[0].User != "alice" || sessions[0].State != "up" {
+		t.Errorf("AC sessions after the reload %+v, want alice's alone, up", sessions)
+	}
+	subNS.Ping(t, "100.64.0.1", 2)
+
 	sub.stop()
 	netns.WaitFor(t, 30*time.Second, func() bool { return countJSON(t, bras, "proac_info", "-j", "sessions") == 0 }, "the AC sessions to end")
 	bras.stop()

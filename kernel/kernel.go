@@ -360,6 +360,12 @@ type PPPoEPort interface {
 	// OpenSession creates the channel of PPPoE session id with the peer (peer.Dst,
 	// peer.VLAN) for our address peer.Src (nil: the interface's address).
 	OpenSession(id uint16, peer FrameInfo, mtu int) (Channel, error)
+	// SetVLANs changes the VLANs and QinQ pairs the port serves (cfg.Interface is not
+	// used), as a configuration reload does, without disturbing the sessions on tags
+	// still served. From then on frames on tags no longer served are not read; sessions
+	// still open on them are the caller's to end (send their PADTs first: a frame to a
+	// tag the port does not serve may be refused). A bad VLAN ID changes nothing.
+	SetVLANs(cfg PPPoEConfig) error
 	Close() error
 }
 

@@ -2,8 +2,10 @@ package pppoe
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -352,6 +354,34 @@ func TestVLANs(t *testing.T) {
 		}
 		if diff := cmp.Diff([]string{"10.200 up", "100 up"}, sortedCopy(vl)); diff != "" {
 			t.Errorf("sessions' VLANs (-want +got):\n%s", diff)
+		}
+
+		// A reload that drops the QinQ range and adds VLAN 300 changes the port in
+		// place: the session on VLAN 100 goes on, the one on 10.200 ends with a PADT.
+		qinq.recv()
+		doc2 := strings.Replace(strings.Replace(vlanDoc, "vlans = [100]", "vlans = [300, 100]", 1), "qinq = [\"10.200-299\"]\n", "", 1)
+		if err := b.ac.e.Reload(parseConfig(t, doc2, ""), nil); err != nil {
+			t.Fatalf("Reload: %v", err)
+		}
+		// The PADT went first; the AC's PPP ends its LCP without the host's Terminate-Ack,
+		// which the port no longer reads (RFC 1661 §4.6: after the restart timer).
+		time.Sleep(10 * time.Second)
+		settle()
+		list = must(b.ac.e.Sessions(context.Background()))
+		if len(list) != 1 || list[0].VLANs != "100" || list[0].State != "up" {
+			t.Errorf("after the reload: sessions %+v, want the one on VLAN 100, up", list)
+		}
+		var padts int
+		for _, f := range qinq.recv() {
+			if f.err == nil && f.pkt.Code == CodePADT {
+				padts++
+			}
+		}
+		if padts != 1 {
+			t.Errorf("the QinQ host got %d PADTs, want 1", padts)
+		}
+		if st := b.acDP.State(); !strings.Contains(st, "pppoe eth1 vlans 100,300\n") || strings.Contains(st, "vlan 10.200") {
+			t.Errorf("AC state after the reload:\n%s", st)
 		}
 		b.ac.stop()
 		synctest.Wait()

@@ -470,7 +470,8 @@ func (e *Engine) publish(ev events.Event) {
 
 // Reload applies a new configuration: interfaces added are opened, interfaces removed are
 // drained (their sessions get a PADT and the port closes when the last has ended), an
-// interface whose VLANs changed is reopened (its sessions end), services, realm routes,
+// interface whose VLANs or QinQ changed serves the new ones at once (only its sessions on
+// tags no longer served end), services, realm routes,
 // limits and the AC-Name apply to new sessions, clients added, removed or changed are
 // started or stopped. Live sessions keep the service, route and PPP profile they started
 // with. An invalid configuration, or an interface that cannot be opened, changes nothing.
@@ -502,7 +503,7 @@ func (e *Engine) applyReload(cfg *config.Config, changes []config.Change) error 
 		}
 		return err
 	}
-	reopen := map[string]bool{}
+	revlan := map[string]bool{}
 	for _, name := range slices.Sorted(maps.Keys(cfg.PPPoE.Interfaces)) {
 		ifc := cfg.PPPoE.Interfaces[name]
 		p, ok := e.ports[name]
@@ -510,7 +511,7 @@ func (e *Engine) applyReload(cfg *config.Config, changes []config.Change) error 
 		case ok && p.draining:
 			return fail(fmt.Errorf("pppoe.interface.%s: the interface is still draining from an earlier removal; reload again once its sessions have ended", name))
 		case ok && (!slices.Equal(p.cfg.VLANs, ifc.VLANs) || !slices.Equal(p.cfg.QinQRanges(), ifc.QinQRanges())):
-			reopen[name] = true
+			revlan[name] = true
 		case !ok:
 			np, err := e.openPort(name, ifc)
 			if err != nil {
@@ -536,8 +537,8 @@ func (e *Engine) applyReload(cfg *config.Config, changes []config.Change) error 
 		}
 	}
 	var errs []error
-	for _, name := range slices.Sorted(maps.Keys(reopen)) {
-		if err := e.reopenPort(name, cfg.PPPoE.Interfaces[name]); err != nil {
+	for _, name := range slices.Sorted(maps.Keys(revlan)) {
+		if err := e.revlanPort(name, cfg.PPPoE.Interfaces[name]); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -44,14 +44,7 @@ func readBufSize(mtu int) int { return max(mtu, DefaultMTU) + 64 }
 
 // openPort opens interface name and starts its reader.
 func (e *Engine) openPort(name string, cfg config.PPPoEIface) (*acPort, error) {
-	kc := kernel.PPPoEConfig{Interface: name}
-	for _, v := range cfg.VLANs {
-		kc.VLANs = append(kc.VLANs, uint16(v))
-	}
-	for _, r := range cfg.QinQRanges() {
-		kc.QinQ = append(kc.QinQ, kernel.QinQ{Outer: uint16(r.Outer), InnerFirst: uint16(r.InnerFirst), InnerLast: uint16(r.InnerLast)})
-	}
-	port, err := e.dp.OpenPPPoE(kc)
+	port, err := e.dp.OpenPPPoE(portConfig(name, cfg))
 	if err != nil {
 		return nil, fmt.Errorf("pppoe.interface.%s: %w", name, err)
 	}
@@ -126,8 +119,40 @@ func (e *Engine) drainPort(p *acPort, reason string) {
 	}
 }
 
-// reopenPort closes an interface whose VLANs or QinQ changed, ending its sessions, and
-// opens it again. The sessions' PADTs are sent before the port closes; their actors then see their
+// portConfig is the data plane's description of access interface name.
+func portConfig(name string, cfg config.PPPoEIface) kernel.PPPoEConfig {
+	kc := kernel.PPPoEConfig{Interface: name}
+	for _, v := range cfg.VLANs {
+		kc.VLANs = append(kc.VLANs, uint16(v))
+	}
+	for _, r := range cfg.QinQRanges() {
+		kc.QinQ = append(kc.QinQ, kernel.QinQ{Outer: uint16(r.Outer), InnerFirst: uint16(r.InnerFirst), InnerLast: uint16(r.InnerLast)})
+	}
+	return kc
+}
+
+// revlanPort gives an interface whose VLANs or QinQ changed its new ones in place: the
+// sessions on tags still served go on; those on tags no longer served end (PADT first,
+// while the port still sends on their tags). If the data plane cannot change the port,
+// it is reopened, which ends all its sessions.
+func (e *Engine) revlanPort(name string, cfg config.PPPoEIface) error {
+	p := e.ports[name]
+	kc := portConfig(name, cfg)
+	for s := range e.actors {
+		if s.port == p && !kc.Serves(frameTo(s.rec.Peer, s.rec.VLANs)) {
+			e.terminateInAC(s, "VLAN removed from the configuration")
+			s.stop(EndInterface, "VLAN removed from the configuration")
+		}
+	}
+	if err := p.port.SetVLANs(kc); err != nil {
+		e.log.Warn("cannot change the interface's VLANs in place: reopening it", zap.String("interface", name), zap.Error(err))
+		return e.reopenPort(name, cfg)
+	}
+	e.log.Info("access interface VLANs changed", zap.String("interface", name), zap.Ints("vlans", cfg.VLANs), zap.Strings("qinq", cfg.QinQ))
+	return nil
+}
+
+// reopenPort closes an interface, ending its sessions, and opens it again. The sessions' PADTs are sent before the port closes; their actors then see their
 // channels closed.
 func (e *Engine) reopenPort(name string, cfg config.PPPoEIface) error {
 	p := e.ports[name]

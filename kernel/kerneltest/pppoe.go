@@ -331,6 +331,24 @@ func (p *port) Close() error {
 	})
 }
 
+// SetVLANs changes the VLANs the port serves. Errors: EINVAL for a bad VLAN ID,
+// net.ErrClosed after Close.
+func (p *port) SetVLANs(cfg kernel.PPPoEConfig) error {
+	cfg.Interface, cfg.VLANs, cfg.QinQ = p.ifc.name, slices.Clone(cfg.VLANs), slices.Clone(cfg.QinQ)
+	slices.Sort(cfg.VLANs)
+	cfg.VLANs = slices.Compact(cfg.VLANs)
+	return p.f.do("SetVLANs "+p.name()+" vlans "+vlanList(cfg), true, func() error {
+		switch {
+		case p.closed:
+			return net.ErrClosed
+		case cfg.Validate() != nil:
+			return opError("set vlans", p.name(), syscall.EINVAL)
+		}
+		p.cfg = cfg
+		return nil
+	})
+}
+
 func (p *port) closeLocked() {
 	if p.closed {
 		return

@@ -90,7 +90,7 @@ type pppoePort struct {
 	index int
 	mac   [6]byte
 	mtu   int
-	cfg   kernel.PPPoEConfig // the VLANs and QinQ pairs served (cfg.Serves)
+	cfg   atomic.Pointer[kernel.PPPoEConfig] // the VLANs and QinQ pairs served (Serves)
 	obj   string
 	log   *zap.Logger
 
@@ -136,13 +136,14 @@ func (d *Dataplane) OpenPPPoE(cfg kernel.PPPoEConfig) (kernel.PPPoEPort, error) 
 	}
 	p := &pppoePort{
 		d: d, ep: ep, ifc: cfg.Interface, index: ep.Index(), mtu: ep.MTU(),
-		cfg: cfg, obj: obj,
+		obj:      obj,
 		log:      d.log.With(zap.String("interface", cfg.Interface)),
 		rbuf:     make([]byte, ep.MTU()+64),
 		sessions: map[pppoeKey]*channel{},
 		vlanDevs: map[vlanKey]*vlanDev{},
 	}
 	p.extra.Store(&map[[6]byte]bool{})
+	p.cfg.Store(&cfg)
 	copy(p.mac[:], ep.HardwareAddr())
 	if err := d.register(p, closeset.Port); err != nil {
 		p.Close()
@@ -155,7 +156,19 @@ func (d *Dataplane) OpenPPPoE(cfg kernel.PPPoEConfig) (kernel.PPPoEPort, error) 
 // this port: a VLAN or QinQ pair of its configuration, or untagged when it lists none
 // (kernel.PPPoEConfig.Serves).
 func (p *pppoePort) serves(vlan, outer uint16) bool {
-	return p.cfg.Serves(kernel.FrameInfo{VLAN: vlan, OuterVLAN: outer})
+	return p.cfg.Load().Serves(kernel.FrameInfo{VLAN: vlan, OuterVLAN: outer})
+}
+
+// SetVLANs changes the VLANs the port serves; see kernel.PPPoEPort. The subinterfaces
+// made for tags no longer served stay until the port closes (sessions may still use
+// them until the caller ends them).
+func (p *pppoePort) SetVLANs(cfg kernel.PPPoEConfig) error {
+	if err := cfg.Validate(); err != nil {
+		return opErr("set vlans", p.obj, err)
+	}
+	cfg.Interface, cfg.VLANs, cfg.QinQ = p.ifc, slices.Clone(cfg.VLANs), slices.Clone(cfg.QinQ)
+	p.cfg.Store(&cfg)
+	return nil
 }
 
 // checkTags checks the VLAN tags of a frame to send: IDs up to 4094, and a customer tag

@@ -6,6 +6,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/probox/probox/kernel/internal/closeset"
 
@@ -39,7 +40,7 @@ type pppoePort struct {
 	ifc  string
 	mac  [6]byte
 	mtu  int
-	cfg  kernel.PPPoEConfig // its VLANs and QinQ say which tagged frames it serves
+	cfg  atomic.Pointer[kernel.PPPoEConfig] // its VLANs and QinQ: the tagged frames it serves
 	disc *ctrlQueue
 	ctr  counters
 	log  *zap.Logger
@@ -76,10 +77,10 @@ func (d *Dataplane) OpenPPPoE(cfg kernel.PPPoEConfig) (kernel.PPPoEPort, error) 
 		ifc:  cfg.Interface,
 		mac:  ep.hardwareAddr(),
 		mtu:  ep.mtu(),
-		cfg:  cfg,
 		disc: newCtrlQueue(discoveryQueueDepth),
 		log:  d.log.With(zap.String("interface", cfg.Interface)),
 	}
+	p.cfg.Store(&cfg)
 	p.wg.Add(1)
 	go p.run()
 	if err := d.register(p, closeset.Port); err != nil {
@@ -91,7 +92,17 @@ func (d *Dataplane) OpenPPPoE(cfg kernel.PPPoEConfig) (kernel.PPPoEPort, error) 
 
 // serves reports whether frames with the tags of f are for this port.
 func (p *pppoePort) serves(f *ethFrame) bool {
-	return p.cfg.Serves(kernel.FrameInfo{VLAN: f.vlan, OuterVLAN: f.outerVLAN})
+	return p.cfg.Load().Serves(kernel.FrameInfo{VLAN: f.vlan, OuterVLAN: f.outerVLAN})
+}
+
+// SetVLANs changes the VLANs the port serves; see kernel.PPPoEPort.
+func (p *pppoePort) SetVLANs(cfg kernel.PPPoEConfig) error {
+	if err := cfg.Validate(); err != nil {
+		return opErr("set vlans", p.ifc, fmt.Errorf("%w: %w", errInval, err))
+	}
+	cfg.Interface, cfg.VLANs, cfg.QinQ = p.ifc, slices.Clone(cfg.VLANs), slices.Clone(cfg.QinQ)
+	p.cfg.Store(&cfg)
+	return nil
 }
 
 func (p *pppoePort) run() {
