@@ -27,6 +27,7 @@ func TestPPPoEVLANs(t *testing.T) {
 	qinq := subNS.QinQ("eth0", 10, 100)
 	single := subNS.VLAN("eth0", 200)
 	stray := subNS.QinQ("eth0", 11, 100) // a service tag the AC does not serve
+	stopCapture := capture(t, brasNS, "eth0", "")
 
 	bras := startDaemon(t, brasNS, "bras", `
 [system]
@@ -106,4 +107,11 @@ ranges = ["100.64.0.10-100.64.0.200"]
 	netns.WaitFor(t, 30*time.Second, func() bool { return countJSON(t, bras, "proac_info", "-j", "sessions") == 0 }, "the AC sessions to end")
 	bras.stop()
 	b.AssertNoLinks(brasNS, "lo", "eth0")
+	sum, verbose := stopCapture()
+	checkDecode(t, sum, verbose, "PADI", "PADO", "PADR", "PADS", "PADT", "LCP", "CHAP", "IPCP")
+	for _, want := range []string{"802.1ad", "ID: 10\n", "ID: 100\n", "ID: 200\n"} {
+		if !strings.Contains(verbose, want) {
+			t.Errorf("the capture has no %q", want)
+		}
+	}
 }
