@@ -198,6 +198,7 @@ type PPPoE struct {
 type PPPoEIface struct {
 	VLANs       []int    `toml:"vlans" doc:"802.1Q VLAN IDs to serve on this interface, single-tagged. With vlans and qinq both empty, untagged frames are served."`
 	QinQ        []string `toml:"qinq" doc:"Double-tagged VLANs to serve: \"S.C\" or \"S.FIRST-LAST\", an IEEE 802.1ad service tag S (TPID 0x88a8) with one 802.1Q customer tag C or a range of them, such as [\"10.100\", \"20.1-4094\"]. The kernel data plane binds QinQ sessions to the subinterfaces IF.sS (802.1ad) and IF.sS.C (802.1Q) it creates."`
+	Untagged    bool     `toml:"untagged" doc:"Serve untagged frames too when vlans or qinq are set (with neither, untagged frames are all that is served)."`
 	MaxSessions int      `toml:"max_sessions" doc:"Most sessions on this interface; 0 means no limit."`
 }
 
@@ -263,11 +264,13 @@ type PPPoERoute struct {
 
 // PPPoEClient is a PPPoE client session that probox brings up itself.
 type PPPoEClient struct {
-	Interface  string `toml:"interface" doc:"Interface to run discovery on."`
-	Service    string `toml:"service" doc:"Service name to ask for; empty asks for any."`
-	ACName     string `toml:"ac_name" doc:"Only accept offers from this access concentrator; empty accepts any."`
-	PPPProfile string `toml:"ppp_profile" doc:"PPP profile (client role: username, password, default_route)."`
-	MAC        string `toml:"mac" doc:"MAC address the client's frames come from, such as \"02:00:00:00:01:05\": a test rig or load generator emulating many hosts on one interface gives each client its own. Empty means the interface's own address. It must be unicast, not all zeros, and not used by another client on the same interface; the interface is made to accept frames to it (its unicast filter, or promiscuous mode where it has none), and the kernel data plane gives it a macvlan interface."`
+	Interface   string `toml:"interface" doc:"Interface to run discovery on."`
+	Service     string `toml:"service" doc:"Service name to ask for; empty asks for any."`
+	ACName      string `toml:"ac_name" doc:"Only accept offers from this access concentrator; empty accepts any."`
+	PPPProfile  string `toml:"ppp_profile" doc:"PPP profile (client role: username, password, default_route)."`
+	VLAN        int    `toml:"vlan" doc:"802.1Q VLAN ID to send and receive on (1-4094; 0: untagged). With service_vlan, the customer tag of a QinQ pair."`
+	ServiceVLAN int    `toml:"service_vlan" doc:"QinQ: the IEEE 802.1ad service tag (1-4094) outside vlan; 0: none."`
+	MAC         string `toml:"mac" doc:"MAC address the client's frames come from, such as \"02:00:00:00:01:05\": a test rig or load generator emulating many hosts on one interface gives each client its own. Empty means the interface's own address. It must be unicast, not all zeros, and not used by another client on the same interface; the interface is made to accept frames to it (its unicast filter, or promiscuous mode where it has none), and the kernel data plane gives it a macvlan interface."`
 }
 
 // RADIUS configures RADIUS clients.

@@ -167,6 +167,15 @@ func TestErrors(t *testing.T) {
 			},
 		},
 		{
+			name: "pppoe client vlans",
+			doc:  "[pppoe.client.a]\ninterface = \"eth0\"\nvlan = 4095\n[pppoe.client.b]\ninterface = \"eth0\"\nservice_vlan = 10\n[pppoe.client.c]\ninterface = \"eth0\"\nvlan = 100\nservice_vlan = -1\n",
+			want: []string{
+				`t.toml:3: pppoe.client.a.vlan: must be between 0 and 4094, got 4095`,
+				`t.toml:6: pppoe.client.b.service_vlan: needs vlan, the customer tag inside the service tag`,
+				`t.toml:10: pppoe.client.c.service_vlan: must be between 0 and 4094, got -1`,
+			},
+		},
+		{
 			name: "pppoe timers and fallback",
 			doc:  "[pppoe]\ncookie_period = \"500ms\"\nlac_timeout = \"0s\"\nlcp_delay = \"11s\"\n[pppoe.service.internet]\nlocal_fallback = true\n",
 			want: []string{

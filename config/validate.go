@@ -415,6 +415,9 @@ func (c *Config) validatePPPoE(v validator) {
 		path := "pppoe.client." + name
 		v.check(ifaceName.MatchString(cl.Interface), path+".interface", "must be an interface name, got %q", cl.Interface)
 		ref(v, path+".ppp_profile", &cl.PPPProfile, "ppp_profile", c.PPPProfiles)
+		v.intRange(path+".vlan", cl.VLAN, 0, 4094)
+		v.intRange(path+".service_vlan", cl.ServiceVLAN, 0, 4094)
+		v.check(cl.ServiceVLAN == 0 || cl.VLAN != 0, path+".service_vlan", "needs vlan, the customer tag inside the service tag")
 		if cl.MAC != "" {
 			if mac, ok := v.clientMAC(path+".mac", cl.MAC); ok {
 				cl.MAC = mac

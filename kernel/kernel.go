@@ -260,9 +260,11 @@ type PPPoEConfig struct {
 	// VLANs are the 802.1Q VLAN IDs to serve, single-tagged.
 	VLANs []uint16
 	// QinQ are the double-tagged VLANs to serve: an IEEE 802.1ad service tag (TPID
-	// 0x88a8) and, inside it, an 802.1Q customer tag. Untagged frames are served when
-	// VLANs and QinQ are both empty.
+	// 0x88a8) and, inside it, an 802.1Q customer tag.
 	QinQ []QinQ
+	// Untagged serves untagged frames too; they are served anyway when VLANs and QinQ
+	// are both empty.
+	Untagged bool
 }
 
 // QinQ is a range of double-tagged VLANs: service tag Outer with each customer tag from
@@ -300,7 +302,7 @@ func (c PPPoEConfig) Validate() error {
 
 // Serves reports whether a port opened with c takes frames with the tags of fi: a
 // listed VLAN (fi.VLAN, single-tagged), a pair in a QinQ range (fi.OuterVLAN and
-// fi.VLAN), or untagged when c lists neither.
+// fi.VLAN), or untagged when c says so or lists neither.
 func (c PPPoEConfig) Serves(fi FrameInfo) bool {
 	if fi.OuterVLAN != 0 {
 		for _, r := range c.QinQ {
@@ -310,10 +312,10 @@ func (c PPPoEConfig) Serves(fi FrameInfo) bool {
 		}
 		return false
 	}
-	if len(c.VLANs) == 0 && len(c.QinQ) == 0 {
-		return fi.VLAN == 0
+	if fi.VLAN == 0 {
+		return c.Untagged || (len(c.VLANs) == 0 && len(c.QinQ) == 0)
 	}
-	return fi.VLAN != 0 && slices.Contains(c.VLANs, fi.VLAN)
+	return slices.Contains(c.VLANs, fi.VLAN)
 }
 
 // FrameInfo is the Ethernet envelope of a PPPoE frame.

@@ -36,7 +36,8 @@ type clientPort struct {
 	mac  net.HardwareAddr
 	mtu  int
 
-	refs       int // loop: dialers using the port
+	refs       int           // loop: dialers using the port
+	tags       map[VLANs]int // loop: the dialers' VLAN tags, with how many use each
 	readerDone chan struct{}
 
 	mu   sync.Mutex // guards subs; taken by the reader and the dialers, never held while calling out
@@ -53,7 +54,7 @@ func (e *Engine) clientPortFor(name string) (*clientPort, error) {
 		return nil, err
 	}
 	cp := &clientPort{name: name, port: port, mac: port.HardwareAddr(), mtu: port.MTU(), refs: 1,
-		readerDone: make(chan struct{}), subs: map[*dialer]struct{}{}}
+		tags: map[VLANs]int{}, readerDone: make(chan struct{}), subs: map[*dialer]struct{}{}}
 	if cp.mtu <= 0 {
 		cp.mtu = DefaultMTU
 	}
@@ -105,6 +106,32 @@ func (cp *clientPort) read(met *metrics) {
 		}
 		cp.mu.Unlock()
 	}
+}
+
+// useTags counts one more (n = 1) or one fewer (n = -1) dialer on VLAN tags v and, when
+// the set of tags changes, has the port serve the new set (loop).
+func (cp *clientPort) useTags(v VLANs, n int) error {
+	old := cp.tags[v]
+	if old+n > 0 {
+		cp.tags[v] = old + n
+	} else {
+		delete(cp.tags, v)
+	}
+	if (old == 0) == (old+n <= 0) {
+		return nil // the set is the same
+	}
+	kc := kernel.PPPoEConfig{Interface: cp.name}
+	for t := range cp.tags {
+		switch {
+		case t.Outer == 0:
+			kc.Untagged = true
+		case t.Inner == 0:
+			kc.VLANs = append(kc.VLANs, t.Outer)
+		default:
+			kc.QinQ = append(kc.QinQ, kernel.QinQ{Outer: t.Outer, InnerFirst: t.Inner, InnerLast: t.Inner})
+		}
+	}
+	return cp.port.SetVLANs(kc)
 }
 
 func (cp *clientPort) subscribe(d *dialer) {
@@ -168,7 +195,16 @@ func (e *Engine) startClient(name string, cfg config.PPPoEClient) error {
 			return fmt.Errorf("pppoe.client.%s.mac: %q is not a unicast MAC address", name, cfg.MAC)
 		}
 	}
-	d := e.newDialer(name, cp, mac, VLANs{}, cfg.Service, cfg.ACName, profile)
+	v := VLANs{Outer: uint16(cfg.VLAN)}
+	if cfg.ServiceVLAN != 0 {
+		v = VLANs{Outer: uint16(cfg.ServiceVLAN), Inner: uint16(cfg.VLAN)}
+	}
+	if err := cp.useTags(v, 1); err != nil {
+		cp.useTags(v, -1)
+		e.releaseClientPort(cp)
+		return fmt.Errorf("pppoe.client.%s.vlan: %w", name, err)
+	}
+	d := e.newDialer(name, cp, mac, v, cfg.Service, cfg.ACName, profile)
 	d.cfg = cfg
 	return nil
 }
@@ -209,6 +245,11 @@ func (e *Engine) dialerNamed(name string) *dialer {
 func (e *Engine) dialerEnded(d *dialer) {
 	delete(e.dialers, d)
 	d.cp.unsubscribe(d)
+	if d.cp.refs > 1 {
+		if err := d.cp.useTags(d.vlans, -1); err != nil {
+			e.log.Warn("changing a client interface's VLANs", zap.String("interface", d.cp.name), zap.Error(err))
+		}
+	}
 	e.releaseClientPort(d.cp)
 }
 

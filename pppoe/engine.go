@@ -510,7 +510,7 @@ func (e *Engine) applyReload(cfg *config.Config, changes []config.Change) error 
 		switch {
 		case ok && p.draining:
 			return fail(fmt.Errorf("pppoe.interface.%s: the interface is still draining from an earlier removal; reload again once its sessions have ended", name))
-		case ok && (!slices.Equal(p.cfg.VLANs, ifc.VLANs) || !slices.Equal(p.cfg.QinQRanges(), ifc.QinQRanges())):
+		case ok && (!slices.Equal(p.cfg.VLANs, ifc.VLANs) || !slices.Equal(p.cfg.QinQRanges(), ifc.QinQRanges()) || p.cfg.Untagged != ifc.Untagged):
 			revlan[name] = true
 		case !ok:
 			np, err := e.openPort(name, ifc)

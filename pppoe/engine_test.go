@@ -2,6 +2,7 @@ package pppoe
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -238,5 +239,58 @@ func TestClientStop(t *testing.T) {
 		if diff := cmp.Diff([]string{"session-created", "session-up", "session-down", "session-deleted"}, pppTypes); diff != "" {
 			t.Errorf("AC PPP session events (-want +got):\n%s", diff)
 		}
+	})
+}
+
+// TestClientVLANs runs three clients of one box on one interface, untagged, on VLAN 100
+// and on QinQ 10.250, against an AC that serves all three (vlans, qinq, untagged): each
+// session comes up on its own tags, and the client port serves the union of its
+// clients' tags, which a reload that removes one client shrinks.
+func TestClientVLANs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		acDoc := pppBase + `
+[pppoe]
+ac_name = "bras1"
+[pppoe.interface.eth1]
+vlans = [100]
+qinq = ["10.200-299"]
+untagged = true
+[pppoe.service.internet]
+route = "local"
+`
+		client := func(name, tags string) string {
+			return "[pppoe.client." + name + "]\ninterface = \"eth0\"\nservice = \"internet\"\nppp_profile = \"alice\"\n" + tags
+		}
+		cliDoc := clientBase + client("plain", "") + client("v100", "vlan = 100\n") + client("q", "vlan = 250\nservice_vlan = 10\n")
+		b := newLocalBed(t, acDoc, cliDoc)
+		settle()
+		list, err := b.ac.e.Sessions(ctx())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, s := range list {
+			got = append(got, s.VLANs+"/"+s.State)
+		}
+		if diff := cmp.Diff([]string{"/up", "10.250/up", "100/up"}, sortedCopy(got)); diff != "" {
+			t.Errorf("AC sessions' tags (-want +got):\n%s", diff)
+		}
+		if st := b.cliDP.State(); !strings.Contains(st, "pppoe eth0 vlans untagged,100,10.250\n") {
+			t.Errorf("client state:\n%s", st)
+		}
+
+		if err := b.cli.e.Reload(parseConfig(t, clientBase+client("plain", "")+client("q", "vlan = 250\nservice_vlan = 10\n"), ""), nil); err != nil {
+			t.Fatalf("Reload: %v", err)
+		}
+		time.Sleep(10 * time.Second)
+		settle()
+		if st := b.cliDP.State(); !strings.Contains(st, "pppoe eth0 vlans untagged,10.250\n") {
+			t.Errorf("client state after v100 was removed:\n%s", st)
+		}
+		if list, _ := b.ac.e.Sessions(ctx()); len(list) != 2 {
+			t.Errorf("AC has %d sessions after v100 was removed, want 2", len(list))
+		}
+		b.cli.stop()
+		b.ac.stop()
 	})
 }

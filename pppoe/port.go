@@ -121,7 +121,7 @@ func (e *Engine) drainPort(p *acPort, reason string) {
 
 // portConfig is the data plane's description of access interface name.
 func portConfig(name string, cfg config.PPPoEIface) kernel.PPPoEConfig {
-	kc := kernel.PPPoEConfig{Interface: name}
+	kc := kernel.PPPoEConfig{Interface: name, Untagged: cfg.Untagged}
 	for _, v := range cfg.VLANs {
 		kc.VLANs = append(kc.VLANs, uint16(v))
 	}

@@ -153,12 +153,15 @@ func (f *Fake) OpenPPPoE(cfg kernel.PPPoEConfig) (kernel.PPPoEPort, error) {
 }
 
 // vlanList renders the VLANs a port serves: "untagged", or the VLAN IDs and QinQ ranges
-// ("100,200,10.100-199").
+// ("100,200,10.100-199"), after "untagged," when it serves untagged frames too.
 func vlanList(cfg kernel.PPPoEConfig) string {
 	if len(cfg.VLANs) == 0 && len(cfg.QinQ) == 0 {
 		return "untagged"
 	}
 	var s []string
+	if cfg.Untagged {
+		s = append(s, "untagged")
+	}
 	for _, v := range cfg.VLANs {
 		s = append(s, fmt.Sprint(v))
 	}
