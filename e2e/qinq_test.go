@@ -29,50 +29,11 @@ func TestPPPoEVLANs(t *testing.T) {
 	stray := subNS.QinQ("eth0", 11, 100) // a service tag the AC does not serve
 	stopCapture := capture(t, brasNS, "eth0", "")
 
-	bras := startDaemon(t, brasNS, "bras", `
-[system]
-l2tp_listen = []
-[pppoe]
-ac_name = "bras1"
-[pppoe.interface.eth0]
-vlans = [200]
-qinq = ["10.100-199"]
-[pppoe.service.internet]
-route = "local"
-ppp_profile = "subs"
-[ppp_profile.subs]
-auth = ["chap-md5"]
-local_address = "100.64.0.1"
-ipv6 = false
-[ippool.default]
-ranges = ["100.64.0.10-100.64.0.200"]
-`, map[string]string{"secrets": "alice alice-secret\nbob bob-secret\ncarol carol-secret\n"})
-	var cfg strings.Builder
-	cfg.WriteString("[system]\nl2tp_listen = []\n")
-	for i, c := range []struct{ user, ifc string }{{"alice", qinq}, {"bob", single}, {"carol", stray}} {
-		fmt.Fprintf(&cfg, "[pppoe.client.%s]\ninterface = %q\nservice = \"internet\"\nppp_profile = %q\n", c.user, c.ifc, c.user)
-		fmt.Fprintf(&cfg, "[ppp_profile.%s]\nusername = %q\npassword = \"%s-secret\"\nauth = []\nunit = \"dedicated\"\nipv6 = false\ninterface_name = \"ppp%d\"\n", c.user, c.user, c.user, i)
-	}
-	sub := startDaemon(t, subNS, "sub", cfg.String(), nil)
+	bras := vlanAC(t, brasNS)
+	sub := startDaemon(t, subNS, "sub", vlanSubscribers(vlanClient{"alice", qinq, ""}, vlanClient{"bob", single, ""}, vlanClient{"carol", stray, ""}), nil)
 
-	for _, unit := range []string{"ppp0", "ppp1"} {
-		netns.WaitFor(t, 60*time.Second, func() bool { return strings.HasPrefix(addrOf(subNS, unit), "100.64.0.") }, unit+"'s address from the AC pool")
-	}
-	subNS.Ping(t, "100.64.0.1", 2)
-	var sessions []struct {
-		VLANs string `json:"vlans"`
-		User  string `json:"user"`
-		State string `json:"state"`
-	}
-	cliJSON(t, bras, &sessions, "proac_info", "-j", "sessions")
-	var got []string
-	for _, s := range sessions {
-		got = append(got, s.VLANs+" "+s.User+" "+s.State)
-	}
-	slices.Sort(got)
-	if want := []string{"10.100 alice up", "200 bob up"}; !slices.Equal(got, want) {
-		t.Errorf("AC sessions (vlans, user, state) %q, want %q", got, want)
-	}
+	pingFromUnits(t, subNS, "ppp0", "ppp1")
+	checkACTags(t, bras, "10.100 alice up", "200 bob up")
 	if a := addrOf(subNS, "ppp2"); a != "" {
 		t.Errorf("carol, on the unserved service tag 11, has ppp2 with %s", a)
 	}
@@ -97,23 +58,14 @@ ranges = ["100.64.0.10-100.64.0.200"]
 	}
 	bras.cli("prol2tp", "reload")
 	netns.WaitFor(t, 30*time.Second, func() bool { return countJSON(t, bras, "proac_info", "-j", "sessions") == 1 }, "bob's session on VLAN 200 to end")
-	cliJSON(t, bras, &sessions, "proac_info", "-j", "sessions")
-	if len(sessions) != 1 || sessions[0].User != "alice" || sessions[0].State != "up" {
-		t.Errorf("AC sessions after the reload %+v, want alice's alone, up", sessions)
-	}
-	subNS.Ping(t, "100.64.0.1", 2)
+	checkACTags(t, bras, "10.100 alice up")
+	pingFromUnits(t, subNS, "ppp0")
 
 	sub.stop()
 	netns.WaitFor(t, 30*time.Second, func() bool { return countJSON(t, bras, "proac_info", "-j", "sessions") == 0 }, "the AC sessions to end")
 	bras.stop()
 	b.AssertNoLinks(brasNS, "lo", "eth0")
-	sum, verbose := stopCapture()
-	checkDecode(t, sum, verbose, "PADI", "PADO", "PADR", "PADS", "PADT", "LCP", "CHAP", "IPCP")
-	for _, want := range []string{"802.1ad", "ID: 10\n", "ID: 100\n", "ID: 200\n"} {
-		if !strings.Contains(verbose, want) {
-			t.Errorf("the capture has no %q", want)
-		}
-	}
+	checkTaggedDecode(t, stopCapture, "10", "100", "200")
 }
 
 // TestPPPoEClientVLANs: the probox PPPoE client tags its own frames (vlan, service_vlan)
@@ -125,7 +77,23 @@ func TestPPPoEClientVLANs(t *testing.T) {
 	subNS, brasNS := b.NS("sub"), b.NS("bras")
 	b.Link(subNS, "eth0", brasNS, "eth0")
 	stopCapture := capture(t, brasNS, "eth0", "")
-	bras := startDaemon(t, brasNS, "bras", `
+	bras := vlanAC(t, brasNS)
+	sub := startDaemon(t, subNS, "sub", vlanSubscribers(vlanClient{"alice", "eth0", "vlan = 150\nservice_vlan = 10\n"}, vlanClient{"bob", "eth0", "vlan = 200\n"}), nil)
+	pingFromUnits(t, subNS, "ppp0", "ppp1")
+	checkACTags(t, bras, "10.150 alice up", "200 bob up")
+	sub.stop()
+	netns.WaitFor(t, 30*time.Second, func() bool { return countJSON(t, bras, "proac_info", "-j", "sessions") == 0 }, "the AC sessions to end")
+	bras.stop()
+	b.AssertNoLinks(subNS, "lo", "eth0")
+	b.AssertNoLinks(brasNS, "lo", "eth0")
+	checkTaggedDecode(t, stopCapture, "10", "150", "200")
+}
+
+// vlanAC is an AC serving VLAN 200 and QinQ 10.100-199 on its eth0, terminating locally,
+// with the users alice, bob and carol.
+func vlanAC(t *testing.T, ns *netns.NS) *daemon {
+	t.Helper()
+	return startDaemon(t, ns, "bras", `
 [system]
 l2tp_listen = []
 [pppoe]
@@ -142,45 +110,67 @@ local_address = "100.64.0.1"
 ipv6 = false
 [ippool.default]
 ranges = ["100.64.0.10-100.64.0.200"]
-`, map[string]string{"secrets": "alice alice-secret\nbob bob-secret\n"})
-	var cfg strings.Builder
-	cfg.WriteString("[system]\nl2tp_listen = []\n")
-	for i, c := range []struct{ user, tags string }{{"alice", "vlan = 150\nservice_vlan = 10\n"}, {"bob", "vlan = 200\n"}} {
-		fmt.Fprintf(&cfg, "[pppoe.client.%s]\ninterface = \"eth0\"\nservice = \"internet\"\nppp_profile = %q\n%s", c.user, c.user, c.tags)
-		fmt.Fprintf(&cfg, "[ppp_profile.%s]\nusername = %q\npassword = \"%s-secret\"\nauth = []\nunit = \"dedicated\"\nipv6 = false\ninterface_name = \"ppp%d\"\n", c.user, c.user, c.user, i)
-	}
-	sub := startDaemon(t, subNS, "sub", cfg.String(), nil)
-	for _, unit := range []string{"ppp0", "ppp1"} {
-		netns.WaitFor(t, 60*time.Second, func() bool { return strings.HasPrefix(addrOf(subNS, unit), "100.64.0.") }, unit+"'s address from the AC pool")
-	}
-	for _, unit := range []string{"ppp0", "ppp1"} {
-		if out, err := subNS.Run(t.Context(), "ping", "-c", "2", "-W", "5", "-I", unit, "100.64.0.1"); err != nil {
+`, map[string]string{"secrets": "alice alice-secret\nbob bob-secret\ncarol carol-secret\n"})
+}
+
+// pingFromUnits waits for each unit's address from the AC pool and pings the AC from it.
+func pingFromUnits(t *testing.T, ns *netns.NS, units ...string) {
+	t.Helper()
+	for _, unit := range units {
+		netns.WaitFor(t, 60*time.Second, func() bool { return strings.HasPrefix(addrOf(ns, unit), "100.64.0.") }, unit+"'s address from the AC pool")
+		if out, err := ns.Run(t.Context(), "ping", "-c", "2", "-W", "5", "-I", unit, "100.64.0.1"); err != nil {
 			t.Errorf("ping from %s: %v\n%s", unit, err, out)
 		}
 	}
+}
+
+// vlanClient is one PPPoE client of vlanSubscribers: user on interface ifc, with extra
+// keys (vlan, service_vlan).
+type vlanClient struct{ user, ifc, extra string }
+
+// vlanSubscribers is a probox PPPoE client config: client i gets the unit pppI.
+func vlanSubscribers(clients ...vlanClient) string {
+	var cfg strings.Builder
+	cfg.WriteString("[system]\nl2tp_listen = []\n")
+	for i, c := range clients {
+		fmt.Fprintf(&cfg, "[pppoe.client.%s]\ninterface = %q\nservice = \"internet\"\nppp_profile = %q\n%s", c.user, c.ifc, c.user, c.extra)
+		fmt.Fprintf(&cfg, "[ppp_profile.%s]\nusername = %q\npassword = \"%s-secret\"\nauth = []\nunit = \"dedicated\"\nipv6 = false\ninterface_name = \"ppp%d\"\n", c.user, c.user, c.user, i)
+	}
+	return cfg.String()
+}
+
+// checkACTags checks the AC's sessions: "VLANS USER STATE" each, in any order.
+func checkACTags(t *testing.T, bras *daemon, want ...string) {
+	t.Helper()
 	var sessions []struct {
 		VLANs string `json:"vlans"`
 		User  string `json:"user"`
+		State string `json:"state"`
 	}
 	cliJSON(t, bras, &sessions, "proac_info", "-j", "sessions")
 	var got []string
 	for _, s := range sessions {
-		got = append(got, s.VLANs+" "+s.User)
+		got = append(got, s.VLANs+" "+s.User+" "+s.State)
 	}
 	slices.Sort(got)
-	if want := []string{"10.150 alice", "200 bob"}; !slices.Equal(got, want) {
-		t.Errorf("AC sessions (vlans, user) %q, want %q", got, want)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("AC sessions (vlans, user, state) %q, want %q", got, want)
 	}
-	sub.stop()
-	netns.WaitFor(t, 30*time.Second, func() bool { return countJSON(t, bras, "proac_info", "-j", "sessions") == 0 }, "the AC sessions to end")
-	bras.stop()
-	b.AssertNoLinks(subNS, "lo", "eth0")
-	b.AssertNoLinks(brasNS, "lo", "eth0")
+}
+
+// checkTaggedDecode checks a capture of the AC's eth0: a clean decode of the PPPoE
+// exchange, with the tags given.
+func checkTaggedDecode(t *testing.T, stopCapture func() (string, string), tags ...string) {
+	t.Helper()
 	sum, verbose := stopCapture()
 	checkDecode(t, sum, verbose, "PADI", "PADO", "PADR", "PADS", "PADT", "LCP", "CHAP", "IPCP")
-	for _, want := range []string{"802.1ad", "ID: 10\n", "ID: 150\n", "ID: 200\n"} {
-		if !strings.Contains(verbose, want) {
-			t.Errorf("the capture has no %q", want)
+	if !strings.Contains(verbose, "802.1ad") {
+		t.Errorf("the capture has no 802.1ad service tag")
+	}
+	for _, id := range tags {
+		if !strings.Contains(verbose, "ID: "+id+"\n") {
+			t.Errorf("the capture has no VLAN ID %s", id)
 		}
 	}
 }
