@@ -75,6 +75,10 @@ type Route struct {
 	Table uint32
 	// Metric is the route priority (RTA_PRIORITY); for IPv6 the kernel stores 0 as 1024.
 	Metric uint32
+	// MTU is the path MTU of the route (RTAX_MTU, locked, so that forwarded packets obey
+	// it as well as local ones: larger ones get an ICMP "fragmentation needed" or
+	// "packet too big", or are fragmented); 0 for the device's.
+	MTU uint32
 }
 
 // errNotExist marks an errno as meaning "the object does not exist": it matches both the

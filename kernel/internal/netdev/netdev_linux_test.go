@@ -462,6 +462,9 @@ func TestRoutes(t *testing.T) {
 			want: Route{Dst: netip.MustParsePrefix("2001:db8:5::/48"), Dev: dev, Table: 254, Metric: 1024}},
 		{name: "v6 via gateway", r: Route{Dst: netip.MustParsePrefix("2001:db8:6::/48"), Dev: dev,
 			Gateway: netip.MustParseAddr("2001:db8::2"), Metric: 10}},
+		{name: "MTU", r: Route{Dst: netip.MustParsePrefix("100.64.0.10/32"), Dev: dev, Src: netip.MustParseAddr("10.0.0.1"), MTU: 1492}},
+		{name: "v6 MTU", r: Route{Dst: netip.MustParsePrefix("2001:db8:7::/48"), Dev: dev, MTU: 1280},
+			want: Route{Dst: netip.MustParsePrefix("2001:db8:7::/48"), Dev: dev, Table: 254, Metric: 1024, MTU: 1280}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -61,7 +61,11 @@ const (
 	rtaGateway  = 5
 	rtaPriority = 6
 	rtaPrefSrc  = 7
+	rtaMetrics  = 8
 	rtaTable    = 15
+
+	rtaxLock = 1 // RTAX_LOCK: bit 1<<RTAX_x locks metric x
+	rtaxMTU  = 2 // RTAX_MTU
 
 	rtnUnicast    = 1   // RTN_UNICAST
 	rtprotStatic  = 4   // RTPROT_STATIC
@@ -409,6 +413,14 @@ func encodeRoute(r Route) ([]byte, error) {
 	if r.Metric != 0 {
 		ae.Uint32(rtaPriority, r.Metric)
 	}
+	if r.MTU != 0 {
+		// Locked, so that forwarding uses it too (ip_dst_mtu_maybe_forward).
+		ae.Nested(rtaMetrics, func(ne *netlink.AttributeEncoder) error {
+			ne.Uint32(rtaxLock, 1<<rtaxMTU)
+			ne.Uint32(rtaxMTU, r.MTU)
+			return nil
+		})
+	}
 	ae.Uint32(rtaTable, table)
 	attrs, err := ae.Encode()
 	if err != nil {
@@ -473,6 +485,15 @@ func parseRoute(b []byte) (Route, rtMsg, error) {
 			}
 		case rtaPriority:
 			r.Metric = ad.Uint32()
+		case rtaMetrics:
+			ad.Nested(func(nd *netlink.AttributeDecoder) error {
+				for nd.Next() {
+					if nd.Type() == rtaxMTU {
+						r.MTU = nd.Uint32()
+					}
+				}
+				return nil
+			})
 		case rtaTable:
 			r.Table = ad.Uint32()
 		}
