@@ -209,3 +209,53 @@ func TestDemoScript(t *testing.T) {
 		}
 	}
 }
+
+// TestPPPoEPathMTU: a host behind the AC sends to a subscriber packets larger than the
+// session's MTU (1492, PPPoE). With DF set it gets an ICMP "fragmentation needed" with
+// the session's MTU (RFC 1191), so path MTU discovery works; without DF the packet is
+// fragmented and the echo comes back. The userspace data plane's shared unit has one
+// MTU for every session: the route to each subscriber carries the session's.
+func TestPPPoEPathMTU(t *testing.T) {
+	b := netns.New(t)
+	subNS, brasNS, netNS := b.NS("sub"), b.NS("bras"), b.NS("net")
+	b.Link(subNS, "eth0", brasNS, "eth0")
+	b.Link(netNS, "eth0", brasNS, "eth1")
+	brasNS.AddAddr("eth1", "192.0.2.1/24")
+	netNS.AddAddr("eth0", "192.0.2.2/24")
+	netNS.Route("100.64.0.0/24", "via", "192.0.2.1")
+	brasNS.SetForwarding(true)
+	startDaemon(t, brasNS, "bras", `
+[system]
+l2tp_listen = []
+[pppoe]
+ac_name = "bras1"
+[pppoe.interface.eth0]
+[pppoe.service.internet]
+route = "local"
+ppp_profile = "subs"
+[ppp_profile.subs]
+auth = ["chap-md5"]
+local_address = "100.64.0.1"
+ipv6 = false
+[ippool.default]
+ranges = ["100.64.0.10-100.64.0.200"]
+`, map[string]string{"secrets": "alice alice-secret\n"})
+	sub := startDaemon(t, subNS, "sub", subscriberConfig("alice")+"[ppp_profile.default]\nlcp_echo_interval = \"0s\"\n", nil)
+	netns.WaitFor(t, 30*time.Second, func() bool { return strings.HasPrefix(addrOf(subNS, "ppp0"), "100.64.0.") }, "the subscriber's address")
+	subNS.Route("192.0.2.0/24", "dev", "ppp0")
+	peer := addrOf(subNS, "ppp0")
+	ctx := t.Context()
+	netNS.Ping(t, peer, 1)
+
+	out, err := netNS.Run(ctx, "ping", "-c", "1", "-W", "5", "-M", "do", "-s", "1472", peer)
+	if err == nil || !strings.Contains(out, "mtu = 1492") {
+		t.Errorf("a 1500-byte packet with DF to the subscriber: want ICMP fragmentation needed with mtu 1492, got %v:\n%s", err, out)
+	}
+	if out, err := netNS.Run(ctx, "ping", "-c", "2", "-W", "5", "-M", "dont", "-s", "1600", peer); err != nil {
+		t.Errorf("a 1628-byte packet without DF to the subscriber: %v\n%s", err, out)
+	}
+	if out, err := netNS.Run(ctx, "ping", "-c", "1", "-W", "5", "-M", "do", "-s", "1464", peer); err != nil {
+		t.Errorf("a 1492-byte packet with DF to the subscriber: %v\n%s", err, out)
+	}
+	sub.stop()
+}

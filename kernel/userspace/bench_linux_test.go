@@ -30,11 +30,13 @@ func (s *benchSys) openTun(name string, tap bool, mtu int) (device, error) {
 	return d, nil
 }
 
-func (s *benchSys) setMTU(dev, mtu int) error                                    { return nil }
-func (s *benchSys) addAddr(dev int, local netip.Prefix, peer netip.Addr) error   { return nil }
-func (s *benchSys) delAddr(dev int, local netip.Prefix, peer netip.Addr) error   { return nil }
-func (s *benchSys) replaceRoute(dst netip.Prefix, dev int, src netip.Addr) error { return nil }
-func (s *benchSys) delRoute(dst netip.Prefix, dev int) error                     { return nil }
+func (s *benchSys) setMTU(dev, mtu int) error                                  { return nil }
+func (s *benchSys) addAddr(dev int, local netip.Prefix, peer netip.Addr) error { return nil }
+func (s *benchSys) delAddr(dev int, local netip.Prefix, peer netip.Addr) error { return nil }
+func (s *benchSys) replaceRoute(dst netip.Prefix, dev int, src netip.Addr, mtu int) error {
+	return nil
+}
+func (s *benchSys) delRoute(dst netip.Prefix, dev int) error { return nil }
 
 // benchDev counts the packets written to it and wakes a waiting sender when the count
 // reaches target; reads block until it is closed.

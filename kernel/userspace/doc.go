@@ -59,7 +59,10 @@
 // destination address back to the session. IPv6 is mapped by the peer's link-local
 // address only, which is what IPv6CP gives; global addresses (SLAAC over the link,
 // DHCPv6-PD) need Router Advertisements, which do not exist yet, and must for now be
-// given as UnitState.Routes. The shared device has one MTU (Config.SharedMTU); a packet
+// given as UnitState.Routes. The shared device has one MTU (Config.SharedMTU); the routes
+// to a session with a smaller MTU carry the session's, locked, so that the kernel answers
+// a larger packet with an ICMP "fragmentation needed" or "packet too big", or fragments
+// it, for forwarded packets as for local ones (no path MTU black hole); what still comes
 // larger than a session's MTU is dropped with kernel.DropTooBig.
 //
 // # Locks

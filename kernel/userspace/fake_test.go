@@ -430,11 +430,15 @@ func (s *fakeSys) delAddr(dev int, local netip.Prefix, peer netip.Addr) error {
 	return s.op("addr del %d %v", dev, local)
 }
 
-func (s *fakeSys) replaceRoute(dst netip.Prefix, dev int, src netip.Addr) error {
+func (s *fakeSys) replaceRoute(dst netip.Prefix, dev int, src netip.Addr, mtu int) error {
+	op := fmt.Sprintf("route replace %v dev %d", dst, dev)
 	if src.IsValid() {
-		return s.op("route replace %v dev %d src %v", dst, dev, src)
+		op += fmt.Sprintf(" src %v", src)
 	}
-	return s.op("route replace %v dev %d", dst, dev)
+	if mtu != 0 {
+		op += fmt.Sprintf(" mtu lock %d", mtu)
+	}
+	return s.op("%s", op)
 }
 
 func (s *fakeSys) delRoute(dst netip.Prefix, dev int) error {

@@ -163,6 +163,28 @@ func (sd *sharedDev) unrefAddrLocked(local netip.Addr) {
 	}
 }
 
+// routeMTU is the path MTU of the routes to u's peer and prefixes: the session's MTU
+// when it is below the device's, so that the kernel sends the ICMP "fragmentation
+// needed" (RFC 1191) or "packet too big" (RFC 8201), or fragments, for packets the
+// session cannot carry, as it does for a dedicated unit of that MTU; 0 otherwise.
+func (sd *sharedDev) routeMTU(u *unit) int {
+	if m := int(u.mtu.Load()); m > 0 && m < sd.mtu {
+		return m
+	}
+	return 0
+}
+
+// remtuPeer gives the route to u's peer the unit's new MTU.
+func (sd *sharedDev) remtuPeer(u *unit, local, peer netip.Addr) error {
+	sd.mu.Lock()
+	defer sd.mu.Unlock()
+	var src netip.Addr
+	if peer.Is4() {
+		src = local
+	}
+	return sd.d.sys.replaceRoute(hostPrefix(peer), sd.dev.index(), src, sd.routeMTU(u))
+}
+
 // mapPeer routes peer to the device and maps it to u.
 func (sd *sharedDev) mapPeer(u *unit, local, peer netip.Addr) error {
 	sd.mu.Lock()
@@ -177,7 +199,7 @@ func (sd *sharedDev) mapPeer(u *unit, local, peer netip.Addr) error {
 	if peer.Is4() {
 		src = local
 	}
-	if err := sd.d.sys.replaceRoute(hostPrefix(peer), sd.dev.index(), src); err != nil {
+	if err := sd.d.sys.replaceRoute(hostPrefix(peer), sd.dev.index(), src, sd.routeMTU(u)); err != nil {
 		sd.unrefAddrLocked(local)
 		return err
 	}
@@ -211,7 +233,7 @@ func (sd *sharedDev) mapRoute(u *unit, r netip.Prefix, src netip.Addr) error {
 			return fmt.Errorf("%w: %v is routed to %s", errExist, r, pr.u.ch.obj)
 		}
 	}
-	if err := sd.d.sys.replaceRoute(r, sd.dev.index(), src); err != nil {
+	if err := sd.d.sys.replaceRoute(r, sd.dev.index(), src, sd.routeMTU(u)); err != nil {
 		return err
 	}
 	next := slices.DeleteFunc(slices.Clone(cur), func(pr prefixRoute) bool { return pr.p == r })
@@ -238,11 +260,23 @@ func (sd *sharedDev) unmapRoute(u *unit, r netip.Prefix) {
 // setShared applies s to a shared unit; the caller holds u.mu.
 func (u *unit) setShared(s kernel.UnitState) error {
 	sd := u.shared
+	mtuChanged := false
 	if s.MTU > 0 {
-		u.mtu.Store(int32(min(s.MTU, sd.mtu)))
+		mtuChanged = u.mtu.Swap(int32(min(s.MTU, sd.mtu))) != int32(min(s.MTU, sd.mtu))
 		u.state.MTU = s.MTU
 	}
 	changed4 := u.state.IPv4Local != s.IPv4Local || u.state.IPv4Peer != s.IPv4Peer
+	changed6 := u.state.IPv6Local != s.IPv6Local || u.state.IPv6Peer != s.IPv6Peer
+	if mtuChanged {
+		// The routes that stay get the new MTU; new ones get it when they are made.
+		for _, p := range [][2]netip.Addr{{u.state.IPv4Local, u.state.IPv4Peer}, {u.state.IPv6Local, u.state.IPv6Peer}} {
+			if p[1].IsValid() && !(p[1].Is4() && changed4) && !(p[1].Is6() && changed6) {
+				if err := sd.remtuPeer(u, p[0], p[1]); err != nil {
+					return err
+				}
+			}
+		}
+	}
 	if changed4 {
 		u.pass4.Store(false)
 		if valid4(u.state) {
@@ -257,7 +291,7 @@ func (u *unit) setShared(s kernel.UnitState) error {
 			u.pass4.Store(true)
 		}
 	}
-	if u.state.IPv6Local != s.IPv6Local || u.state.IPv6Peer != s.IPv6Peer {
+	if changed6 {
 		u.pass6.Store(false)
 		if valid6(u.state) {
 			sd.unmapPeer(u, u.state.IPv6Local, u.state.IPv6Peer)
@@ -282,7 +316,7 @@ func (u *unit) setShared(s kernel.UnitState) error {
 	u.state.Routes = keep
 	for _, r := range s.Routes {
 		have := slices.Contains(u.state.Routes, r)
-		if have && !(changed4 && r.Addr().Is4()) {
+		if have && !(changed4 && r.Addr().Is4()) && !mtuChanged {
 			continue
 		}
 		var src netip.Addr

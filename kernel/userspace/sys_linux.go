@@ -198,8 +198,8 @@ func (s *osSystem) delAddr(dev int, local netip.Prefix, peer netip.Addr) error {
 	return s.h.DelAddr(dev, netdev.Addr{Local: local, Peer: peer})
 }
 
-func (s *osSystem) replaceRoute(dst netip.Prefix, dev int, src netip.Addr) error {
-	return s.h.ReplaceRoute(netdev.Route{Dst: dst, Dev: dev, Src: src})
+func (s *osSystem) replaceRoute(dst netip.Prefix, dev int, src netip.Addr, mtu int) error {
+	return s.h.ReplaceRoute(netdev.Route{Dst: dst, Dev: dev, Src: src, MTU: uint32(mtu)})
 }
 
 func (s *osSystem) delRoute(dst netip.Prefix, dev int) error {

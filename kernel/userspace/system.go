@@ -110,8 +110,8 @@ type system interface {
 	addAddr(dev int, local netip.Prefix, peer netip.Addr) error
 	delAddr(dev int, local netip.Prefix, peer netip.Addr) error
 	// replaceRoute routes dst through the device, with the preferred source src when it
-	// is valid.
-	replaceRoute(dst netip.Prefix, dev int, src netip.Addr) error
+	// is valid, and the path MTU mtu when it is not 0 (locked: forwarded packets obey it).
+	replaceRoute(dst netip.Prefix, dev int, src netip.Addr, mtu int) error
 	delRoute(dst netip.Prefix, dev int) error
 
 	close() error

@@ -318,7 +318,7 @@ func (u *unit) setDedicated(s kernel.UnitState) error {
 		if r.Addr().Is4() {
 			src = u.state.IPv4Local
 		}
-		if err := sys.replaceRoute(r, idx, src); err != nil {
+		if err := sys.replaceRoute(r, idx, src, 0); err != nil { // the device has the session's MTU
 			return err
 		}
 		if !have {

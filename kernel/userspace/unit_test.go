@@ -177,10 +177,19 @@ func TestSharedUnit(t *testing.T) {
 	if diff := cmp.Diff([]string{
 		"tun probox0 11 mtu 1500",
 		"addr add 11 10.0.0.1/32",
-		"route replace 10.0.0.2/32 dev 11 src 10.0.0.1",
-		"route replace 10.0.0.3/32 dev 11 src 10.0.0.1",
+		// The sessions' MTU (1464) is below the device's: the kernel answers larger
+		// packets with ICMP (or fragments them) by the route's locked MTU.
+		"route replace 10.0.0.2/32 dev 11 src 10.0.0.1 mtu lock 1464",
+		"route replace 10.0.0.3/32 dev 11 src 10.0.0.1 mtu lock 1464",
 	}, fs.takeOps()); diff != "" {
 		t.Errorf("setup (-want +got):\n%s", diff)
+	}
+	// A new MTU (the peer's MRU) changes the route's.
+	if err := units[0].Set(kernel.UnitState{IPv4Local: a1, IPv4Peer: a2, MTU: 1400}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"route replace 10.0.0.2/32 dev 11 src 10.0.0.1 mtu lock 1400"}, fs.takeOps()); diff != "" {
+		t.Errorf("MTU change (-want +got):\n%s", diff)
 	}
 	dev := fs.dev(t, DefaultSharedUnit)
 
@@ -214,11 +223,11 @@ func TestSharedUnit(t *testing.T) {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff([]string{
-		"route replace 10.0.0.3/32 dev 11 src 10.0.0.1",
+		"route replace 10.0.0.3/32 dev 11 src 10.0.0.1 mtu lock 1464",
 		"addr add 11 fe80::1/128",
-		"route replace fe80::2/128 dev 11",
-		"route replace 198.51.100.0/24 dev 11 src 10.0.0.1",
-		"route replace 198.51.100.128/25 dev 11 src 10.0.0.1",
+		"route replace fe80::2/128 dev 11 mtu lock 1464",
+		"route replace 198.51.100.0/24 dev 11 src 10.0.0.1 mtu lock 1464",
+		"route replace 198.51.100.128/25 dev 11 src 10.0.0.1 mtu lock 1464",
 	}, fs.takeOps()); diff != "" {
 		t.Errorf("routes (-want +got):\n%s", diff)
 	}
