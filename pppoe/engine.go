@@ -677,7 +677,8 @@ func (e *Engine) Interfaces(ctx context.Context) ([]InterfaceInfo, error) {
 			if p.draining {
 				st = "draining"
 			}
-			out = append(out, InterfaceInfo{Name: name, VLANs: slices.Clone(p.cfg.VLANs), QinQ: slices.Clone(p.cfg.QinQ), MAC: p.mac.String(), MTU: p.mtu,
+			out = append(out, InterfaceInfo{Name: name, VLANs: slices.Clone(p.cfg.VLANs), QinQ: slices.Clone(p.cfg.QinQ),
+				Untagged: p.cfg.Untagged || (len(p.cfg.VLANs) == 0 && len(p.cfg.QinQ) == 0), MAC: p.mac.String(), MTU: p.mtu,
 				Sessions: p.sessions, MaxSessions: p.cfg.MaxSessions, State: st})
 		}
 	})

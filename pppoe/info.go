@@ -105,13 +105,16 @@ type SessionInfo struct {
 
 // InterfaceInfo describes an access interface.
 type InterfaceInfo struct {
-	Name        string   `json:"name"`
-	VLANs       []int    `json:"vlans,omitempty"`
-	QinQ        []string `json:"qinq,omitempty"`
-	MAC         string   `json:"mac"`
-	MTU         int      `json:"mtu"`
-	Sessions    int      `json:"sessions"`
-	MaxSessions int      `json:"max_sessions,omitempty"`
+	Name  string   `json:"name"`
+	VLANs []int    `json:"vlans,omitempty"`
+	QinQ  []string `json:"qinq,omitempty"`
+	// Untagged is whether untagged frames are served: with no VLANs and no QinQ, or
+	// when the configuration asks for them too.
+	Untagged    bool   `json:"untagged"`
+	MAC         string `json:"mac"`
+	MTU         int    `json:"mtu"`
+	Sessions    int    `json:"sessions"`
+	MaxSessions int    `json:"max_sessions,omitempty"`
 	// State is "up", or "draining" for an interface removed from the configuration whose
 	// sessions are ending.
 	State string `json:"state"`

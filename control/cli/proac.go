@@ -159,14 +159,14 @@ func printPPPoEInterfaces(w io.Writer, raw json.RawMessage) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "INTERFACE\tVLANS\tMAC\tMTU\tSESSIONS\tSTATE")
 	for _, i := range list {
-		vl := "untagged"
-		if len(i.VLANs) > 0 || len(i.QinQ) > 0 {
-			var vs []string
-			for _, v := range i.VLANs {
-				vs = append(vs, fmt.Sprint(v))
-			}
-			vl = strings.Join(append(vs, i.QinQ...), ",")
+		var vs []string
+		if i.Untagged {
+			vs = append(vs, "untagged")
 		}
+		for _, v := range i.VLANs {
+			vs = append(vs, fmt.Sprint(v))
+		}
+		vl := strings.Join(append(vs, i.QinQ...), ",")
 		sessions := fmt.Sprint(i.Sessions)
 		if i.MaxSessions > 0 {
 			sessions += fmt.Sprintf("/%d", i.MaxSessions)

@@ -49,8 +49,8 @@ func fakeACDaemon(t *testing.T, got *[]string) string {
 	})
 	a.Handle("pppoe interfaces", func(context.Context, json.RawMessage) (any, error) {
 		return []pppoe.InterfaceInfo{
-			{Name: "eth1", VLANs: []int{100, 200}, QinQ: []string{"10.1-4094"}, MAC: "02:00:00:00:01:01", MTU: 1500, Sessions: 1, MaxSessions: 1000, State: "up"},
-			{Name: "eth2", MAC: "02:00:00:00:01:02", MTU: 1500, Sessions: 1, State: "draining"},
+			{Name: "eth1", VLANs: []int{100, 200}, QinQ: []string{"10.1-4094"}, Untagged: true, MAC: "02:00:00:00:01:01", MTU: 1500, Sessions: 1, MaxSessions: 1000, State: "up"},
+			{Name: "eth2", Untagged: true, MAC: "02:00:00:00:01:02", MTU: 1500, Sessions: 1, State: "draining"},
 		}, nil
 	})
 	a.Handle("pppoe services", func(context.Context, json.RawMessage) (any, error) {
@@ -141,9 +141,9 @@ func TestProacInfo(t *testing.T) {
 		{
 			name: "interfaces",
 			args: []string{"interfaces"},
-			out: `INTERFACE  VLANS              MAC                MTU   SESSIONS  STATE
-eth1       100,200,10.1-4094  02:00:00:00:01:01  1500  1/1000    up
-eth2       untagged           02:00:00:00:01:02  1500  1         draining
+			out: `INTERFACE  VLANS                       MAC                MTU   SESSIONS  STATE
+eth1       untagged,100,200,10.1-4094  02:00:00:00:01:01  1500  1/1000    up
+eth2       untagged                    02:00:00:00:01:02  1500  1         draining
 `,
 		},
 		{
