@@ -58,7 +58,7 @@ type Log struct {
 // Kernel selects the data plane.
 type Kernel struct {
 	Dataplane      DataplaneMode `toml:"dataplane" doc:"auto (kernel when it has L2TP/PPP/PPPoE, else userspace), kernel or userspace."`
-	SharedUnit     string        `toml:"shared_unit" doc:"Name of the shared network interface that carries all server-side PPP sessions (userspace data plane)."`
+	SharedUnit     string        `toml:"shared_unit" doc:"Name of the shared network interface that carries all server-side PPP sessions (userspace data plane). The route to each session carries the session's MTU, so larger packets get an ICMP fragmentation-needed or packet-too-big, or are fragmented, as on a pppN interface of that MTU."`
 	CleanupStale   bool          `toml:"cleanup_stale" doc:"At start, remove tunnels, sessions and interfaces that a crashed probox left behind."`
 	InterfaceGroup int           `toml:"interface_group" doc:"Interface group number that marks probox's own interfaces, for cleanup."`
 }
