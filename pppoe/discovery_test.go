@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 	"testing/synctest"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -328,13 +327,17 @@ func TestVLANs(t *testing.T) {
 		}
 
 		acMAC, _ := macOf(b.acDP.HardwareAddr("eth1"))
-		var handles []*ppp.Handle
+		var (
+			handles []*ppp.Handle
+			chans   []kernel.Channel
+		)
 		for _, h := range []struct {
 			st *station
 			v  VLANs
 		}{{single, VLANs{Outer: 100}}, {qinq, VLANs{Outer: 10, Inner: 200}}} {
 			pads := b.establishRaw(t, h.st, h.v, "internet", "h0")
 			ch := must(h.st.port.OpenSession(pads.SessionID, frameTo(acMAC, h.v), 1492))
+			chans = append(chans, ch)
 			handles = append(handles, must(hostPPP.Start(ppp.StartRequest{Channel: ch, Role: ppp.RoleClient,
 				Carrier: ppp.CarrierPPPoE, Profile: "alice", MaxMRU: 1492})))
 		}
@@ -363,9 +366,8 @@ func TestVLANs(t *testing.T) {
 		if err := b.ac.e.Reload(parseConfig(t, doc2, ""), nil); err != nil {
 			t.Fatalf("Reload: %v", err)
 		}
-		// The PADT went first; the AC's PPP ends its LCP without the host's Terminate-Ack,
-		// which the port no longer reads (RFC 1661 §4.6: after the restart timer).
-		time.Sleep(10 * time.Second)
+		// The PADT went first, so the AC's PPP sends nothing more (RFC 2516 §5.5): no
+		// LCP Terminate-Request waiting for an Ack the port no longer reads.
 		settle()
 		list = must(b.ac.e.Sessions(context.Background()))
 		if len(list) != 1 || list[0].VLANs != "100" || list[0].State != "up" {
@@ -380,6 +382,7 @@ func TestVLANs(t *testing.T) {
 		if padts != 1 {
 			t.Errorf("the QinQ host got %d PADTs, want 1", padts)
 		}
+		chans[1].Close() // the host takes the PADT as carrier loss, as a client does
 		if st := b.acDP.State(); !strings.Contains(st, "pppoe eth1 vlans 100,300\n") || strings.Contains(st, "vlan 10.200") {
 			t.Errorf("AC state after the reload:\n%s", st)
 		}

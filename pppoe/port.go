@@ -141,7 +141,7 @@ func (e *Engine) revlanPort(name string, cfg config.PPPoEIface) error {
 	for s := range e.actors {
 		if s.port == p && !kc.Serves(frameTo(s.rec.Peer, s.rec.VLANs)) {
 			e.terminateInAC(s, "VLAN removed from the configuration")
-			s.stop(EndInterface, "VLAN removed from the configuration")
+			s.stopAfterPADT(EndInterface, "VLAN removed from the configuration")
 		}
 	}
 	if err := p.port.SetVLANs(kc); err != nil {
@@ -159,7 +159,7 @@ func (e *Engine) reopenPort(name string, cfg config.PPPoEIface) error {
 	for s := range e.actors {
 		if s.port == p {
 			e.terminateInAC(s, "interface reconfigured")
-			s.stop(EndInterface, "interface reconfigured")
+			s.stopAfterPADT(EndInterface, "interface reconfigured")
 		}
 	}
 	e.closePort(p)

@@ -71,6 +71,20 @@ type session struct {
 type stopRequest struct {
 	cause  EndCause
 	reason string
+	// padtSent: the AC has sent the session's PADT already, so PPP must not send
+	// another frame (RFC 2516 §5.5): the channel closes at once, as for the host's PADT,
+	// instead of an LCP Terminate-Request.
+	padtSent bool
+}
+
+// haltPPP stops PPP on h for r: an LCP Terminate-Request with the reason (RFC 1661
+// §3.7), or after our PADT the channel's closing, which PPP takes as carrier loss.
+func (s *session) haltPPP(h *ppp.Handle, r stopRequest) {
+	if r.padtSent {
+		s.ch.Close()
+		return
+	}
+	h.Stop(r.reason)
 }
 
 // sessionEnd is how the session ended; reason also goes into the PADT's Generic-Error.
@@ -118,8 +132,17 @@ func newSession(e *Engine, p *acPort, rec Session, ch kernel.Channel, mtu int, s
 
 // stop asks the actor to end the session (loop). It never blocks.
 func (s *session) stop(c EndCause, reason string) {
+	s.request(stopRequest{cause: c, reason: reason})
+}
+
+// stopAfterPADT asks the actor to end the session whose PADT the AC has sent (loop).
+func (s *session) stopAfterPADT(c EndCause, reason string) {
+	s.request(stopRequest{cause: c, reason: reason, padtSent: true})
+}
+
+func (s *session) request(r stopRequest) {
 	select {
-	case s.stopc <- stopRequest{c, reason}:
+	case s.stopc <- r:
 	default: // a stop is pending already
 	}
 }
@@ -282,7 +305,7 @@ func (s *session) waitPPP(h *ppp.Handle) {
 			return
 		case r := <-s.stopc:
 			s.serve(r, false, nil)
-			h.Stop(r.reason)
+			s.haltPPP(h, r)
 		case <-s.padtIn:
 			s.serve(stopRequest{}, true, nil)
 			s.ch.Close()
@@ -322,7 +345,7 @@ wait:
 			break wait
 		case r := <-s.stopc:
 			s.serve(r, false, nil)
-			h.Stop(r.reason)
+			s.haltPPP(h, r)
 		case <-s.padtIn:
 			s.serve(stopRequest{}, true, nil)
 			s.ch.Close()
