@@ -241,6 +241,19 @@ func TestErrors(t *testing.T) {
 			_, err := f.Listen(kernel.ListenConfig{Addr: ap("0.0.0.0:1701")})
 			return err
 		}, syscall.EADDRINUSE},
+		{"QinQ range empty", func(f *Fake) error {
+			_, err := f.OpenPPPoE(kernel.PPPoEConfig{Interface: "eth0", QinQ: []kernel.QinQ{{Outer: 10, InnerFirst: 5, InnerLast: 4}}})
+			return err
+		}, syscall.EINVAL},
+		{"SetVLANs VLAN 0", func(f *Fake) error {
+			p := must(f.OpenPPPoE(kernel.PPPoEConfig{Interface: "eth0"}))
+			return p.SetVLANs(kernel.PPPoEConfig{VLANs: []uint16{0}})
+		}, syscall.EINVAL},
+		{"SetVLANs after Close", func(f *Fake) error {
+			p := must(f.OpenPPPoE(kernel.PPPoEConfig{Interface: "eth0"}))
+			p.Close()
+			return p.SetVLANs(kernel.PPPoEConfig{VLANs: []uint16{10}})
+		}, net.ErrClosed},
 		{"tunnel version 4", func(f *Fake) error {
 			_, err := f.OpenTunnel(kernel.TunnelConfig{Version: 4, Peer: peer, TunnelID: 1})
 			return err

@@ -343,7 +343,7 @@ func (p *port) SetVLANs(cfg kernel.PPPoEConfig) error {
 	return p.f.do("SetVLANs "+p.name()+" vlans "+vlanList(cfg), true, func() error {
 		switch {
 		case p.closed:
-			return net.ErrClosed
+			return opError("set vlans", p.name(), net.ErrClosed)
 		case cfg.Validate() != nil:
 			return opError("set vlans", p.name(), syscall.EINVAL)
 		}

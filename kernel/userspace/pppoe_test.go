@@ -198,6 +198,19 @@ func TestPPPoEDiscovery(t *testing.T) {
 		t.Errorf("OpenSession after the channel closed: %v", err)
 	}
 
+	// SetVLANs: a bad ID changes nothing; then VLAN 20 is served instead of 10.
+	if err := port.SetVLANs(kernel.PPPoEConfig{VLANs: []uint16{4095}}); !errors.Is(err, syscall.EINVAL) || !errors.Is(err, kernel.ErrVLAN) {
+		t.Errorf("SetVLANs with VLAN 4095: %v, want EINVAL and ErrVLAN", err)
+	}
+	if err := port.SetVLANs(kernel.PPPoEConfig{VLANs: []uint16{20}}); err != nil {
+		t.Fatal(err)
+	}
+	eth.in <- ethFrame{dst: bcast, src: otherMAC, vlan: 10, etherType: etherTypeDiscovery, payload: padi} // no longer served
+	eth.in <- ethFrame{dst: bcast, src: clientMAC, vlan: 20, etherType: etherTypeDiscovery, payload: padi}
+	if _, info, err := port.ReadDiscovery(b); err != nil || info.VLAN != 20 || !bytes.Equal(info.Src, clientMAC[:]) {
+		t.Errorf("ReadDiscovery after SetVLANs: %+v, %v, want the frame on VLAN 20", info, err)
+	}
+
 	if err := port.Close(); err != nil {
 		t.Fatal(err)
 	}
