@@ -79,8 +79,9 @@
 // "IF.sOUTER" (each tag moves a received frame one device up before pppoe_rcv sees it,
 // and each device adds its tag when sending), made, reused and deleted the same way (the
 // customer-tag subinterfaces before their service-tag one). Names too long for IFNAMSIZ
-// become "pbx<ifindex>.VID" and "pbx<ifindex>.sOUTER", and a customer-tag subinterface's
-// "pbx<ifindex of its service-tag subinterface>.INNER". A session's MTU is its device's
+// become "pbx<ifindex>.VID", "pbx<ifindex>.sOUTER" and "q<ifindex>.OUTER.INNER", by the
+// access interface's index, and if even that is too long the same numbers in base 36
+// after a capital "P" or "Q". A session's MTU is its device's
 // MTU - 8 (vlan devices take their lower device's MTU).
 // A session from an extra MAC address (kernel.FrameInfo.Src: a load generator's emulated
 // hosts) binds to a macvlan interface with that address, "pmMAC" ("pv..." on a VLAN,

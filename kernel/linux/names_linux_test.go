@@ -64,27 +64,30 @@ func TestMacvlanName(t *testing.T) {
 
 // TestVLANNames checks the names of the VLAN subinterfaces: single-tagged ("IF.VID"),
 // QinQ service tag ("IF.sOUTER") and customer tag on it ("IF.sOUTER.INNER"), and the
-// "pbx<ifindex>" forms when a name would not fit IFNAMSIZ.
+// "pbx<ifindex>" and "q<ifindex>" forms when a name would not fit IFNAMSIZ, by the access
+// interface's index.
 func TestVLANNames(t *testing.T) {
 	tests := []struct {
 		name         string
 		ifc          string
 		index        int
 		outer, inner uint16
-		sIndex       int // the service-tag subinterface's index
 		wantS, wantC string
 	}{
-		{"short", "eth0", 2, 10, 100, 5, "eth0.s10", "eth0.s10.100"},
-		{"largest tags", "eth0", 2, 4094, 4094, 5, "eth0.s4094", "eth0.s4094.4094"},
-		{"customer tag too long", "enp3s0f1", 3, 10, 100, 17, "enp3s0f1.s10", "pbx17.100"},
-		{"service tag too long", "enp0s31f6abc", 7, 10, 100, 9, "pbx7.s10", "pbx7.s10.100"},
-		{"both too long", "enp0s31f6abc", 12, 4094, 4094, 1234567, "pbx12.s4094", "pbx1234567.4094"},
-		{"longest name", "abcdefghijklmno", 123456, 4094, 1, 40, "pbx123456.s4094", "pbx40.1"},
+		{"short", "eth0", 2, 10, 100, "eth0.s10", "eth0.s10.100"},
+		{"largest tags", "eth0", 2, 4094, 4094, "eth0.s4094", "eth0.s4094.4094"},
+		{"customer tag too long", "enp3s0f1", 3, 10, 100, "enp3s0f1.s10", "q3.10.100"},
+		{"service tag too long", "enp0s31f6abc", 7, 10, 100, "pbx7.s10", "pbx7.s10.100"},
+		{"both too long", "enp0s31f6abc", 12, 4094, 4094, "pbx12.s4094", "q12.4094.4094"},
+		{"four-digit interface index", "enp129s0f1np1", 1234, 4094, 4094, "pbx1234.s4094", "q1234.4094.4094"},
+		{"longest name", "abcdefghijklmno", 123456, 4094, 1, "pbx123456.s4094", "q123456.4094.1"},
+		{"base 36", "abcdefghijklmno", 123456, 4094, 4094, "pbx123456.s4094", "Q2n9c.35q.35q"},
+		{"largest index", "abcdefghijklmno", 1<<31 - 1, 4094, 4094, "Pzik0zj.s35q", "Qzik0zj.35q.35q"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := serviceVLANName(tt.ifc, tt.index, tt.outer)
-			c := vlanName(s, tt.sIndex, tt.inner)
+			c := customerVLANName(s, tt.index, tt.outer, tt.inner)
 			if s != tt.wantS || c != tt.wantC {
 				t.Errorf("names of %s QinQ %d.%d = %q, %q, want %q, %q", tt.ifc, tt.outer, tt.inner, s, c, tt.wantS, tt.wantC)
 			}

@@ -401,25 +401,44 @@ func (p *pppoePort) removeSession(key pppoeKey, c *channel) {
 
 // vlanName is the name of the 802.1Q subinterface for VLAN vid of the interface ifc
 // (index index): "IF.VID" as iproute2 and vconfig name them, or, when that is too long,
-// "pbx<index>.<vid>". The subinterface of a QinQ customer tag is named by the same rule
-// on its service-tag subinterface (serviceVLANName): "IF.sOUTER.INNER", or, when that is
-// too long, "pbx<index of the service-tag subinterface>.<inner>".
+// "pbx<index>.<vid>", or "P<index>.<vid>" in base 36 (see fitName).
 func vlanName(ifc string, index int, vid uint16) string {
-	if n := fmt.Sprintf("%s.%d", ifc, vid); len(n) < unix.IFNAMSIZ {
-		return n
+	return fitName(fmt.Sprintf("%s.%d", ifc, vid), fmt.Sprintf("pbx%d.%d", index, vid), "P"+b36(index)+"."+b36(int(vid)))
+}
+
+// fitName returns the first name that fits IFNAMSIZ: the readable one, its fallback by
+// interface index, then the fallback in base 36, which always fits (an index has at most
+// 6 digits in base 36, a VLAN ID 3). The base-36 forms start with a capital letter, which
+// the decimal ones never do, so that the two cannot name different devices alike.
+func fitName(names ...string) string {
+	for _, n := range names[:len(names)-1] {
+		if len(n) < unix.IFNAMSIZ {
+			return n
+		}
 	}
-	return fmt.Sprintf("pbx%d.%d", index, vid)
+	return names[len(names)-1]
+}
+
+// b36 renders n in base 36.
+func b36(n int) string { return strconv.FormatInt(int64(n), 36) }
+
+// customerVLANName is the name of the 802.1Q subinterface for QinQ customer tag inner
+// on the service-tag subinterface sName of the interface with index index:
+// "IF.sOUTER.INNER", or, when that is too long, "q<index>.<outer>.<inner>", or the same
+// as "Q..." in base 36 (fitName). The fallback is by the access interface's index, not
+// by the service-tag subinterface's, which grows with every interface the host ever made
+// (each PPP session makes one).
+func customerVLANName(sName string, index int, outer, inner uint16) string {
+	return fitName(fmt.Sprintf("%s.%d", sName, inner), fmt.Sprintf("q%d.%d.%d", index, outer, inner),
+		"Q"+b36(index)+"."+b36(int(outer))+"."+b36(int(inner)))
 }
 
 // serviceVLANName is the name of the 802.1ad subinterface for QinQ service tag outer of
 // the interface ifc (index index): "IF.sOUTER" (the "s" keeps it apart from the 802.1Q
 // subinterface "IF.VID" of the same ID, which can exist next to it), or, when that is too
-// long, "pbx<index>.sOUTER".
+// long, "pbx<index>.sOUTER", or "P<index>.s<outer>" in base 36 (fitName).
 func serviceVLANName(ifc string, index int, outer uint16) string {
-	if n := fmt.Sprintf("%s.s%d", ifc, outer); len(n) < unix.IFNAMSIZ {
-		return n
-	}
-	return fmt.Sprintf("pbx%d.s%d", index, outer)
+	return fitName(fmt.Sprintf("%s.s%d", ifc, outer), fmt.Sprintf("pbx%d.s%d", index, outer), "P"+b36(index)+".s"+b36(int(outer)))
 }
 
 // protoName names a VLAN tag protocol.
@@ -443,7 +462,7 @@ func (p *pppoePort) vlanDeviceLocked(outer, vid uint16) (*vlanDev, error) {
 	if err != nil {
 		return nil, err
 	}
-	return p.subinterfaceLocked(vlanKey{outer, vid}, s.name, s.index, vid, netdev.VLAN8021Q, vlanName(s.name, s.index, vid))
+	return p.subinterfaceLocked(vlanKey{outer, vid}, s.name, s.index, vid, netdev.VLAN8021Q, customerVLANName(s.name, p.index, outer, vid))
 }
 
 // subinterfaceLocked returns the port's VLAN subinterface k, the link name with tag

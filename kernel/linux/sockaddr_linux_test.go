@@ -297,6 +297,9 @@ func TestVLANName(t *testing.T) {
 	if got := vlanName("enp0s31f6abc", 7, 4094); got != "pbx7.4094" {
 		t.Errorf("vlanName of a long name = %q, want pbx7.4094", got)
 	}
+	if got := vlanName("enp0s31f6abc", 12345678, 4094); got != "P7clzi.35q" {
+		t.Errorf("vlanName of a long name with an 8-digit index = %q, want P7clzi.35q", got)
+	}
 }
 
 func TestClassifyUDP(t *testing.T) {
