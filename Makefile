@@ -45,7 +45,7 @@ test-kernel: ## run the kernel data plane and e2e tests in the kernel VM, one bo
 	  CGO_ENABLED=0 $(GO) test -c -o $$b ./$$p; \
 	  args="$$args $$p=$$b"; \
 	done; \
-	$(VM) --mem $(KVM_MEM) --timeout 900 -e PROBOX_E2E_BIN=$(CURDIR)/bin/kernel-tests/probox \
+	$(VM) --mem $(KVM_MEM) --timeout 2400 -e PROBOX_E2E_BIN=$(CURDIR)/bin/kernel-tests/probox \
 	  $(if $(KERNEL_TEST_ARGS),-e 'KERNEL_TEST_ARGS=$(KERNEL_TEST_ARGS)') -- ./scripts/kernel-tests.sh $$args
 
 BENCH_SESSIONS ?= 10

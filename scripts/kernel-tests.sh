@@ -49,7 +49,7 @@ for arg in "$@"; do
   start=$(uptime)
   log=$(mktemp)
   # shellcheck disable=SC2086 # KERNEL_TEST_ARGS is a list of arguments
-  (cd "$root/$dir" && "$root/$bin" -test.v -test.count=1 -test.timeout=800s ${KERNEL_TEST_ARGS:-}) 2>&1 | tee "$log"
+  (cd "$root/$dir" && "$root/$bin" -test.v -test.count=1 -test.timeout=1500s ${KERNEL_TEST_ARGS:-}) 2>&1 | tee "$log"
   if [ "${PIPESTATUS[0]}" -eq 0 ]; then
     passed+=("$dir")
     res=ok
