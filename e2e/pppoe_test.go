@@ -224,22 +224,7 @@ func TestPPPoEPathMTU(t *testing.T) {
 	netNS.AddAddr("eth0", "192.0.2.2/24")
 	netNS.Route("100.64.0.0/24", "via", "192.0.2.1")
 	brasNS.SetForwarding(true)
-	startDaemon(t, brasNS, "bras", `
-[system]
-l2tp_listen = []
-[pppoe]
-ac_name = "bras1"
-[pppoe.interface.eth0]
-[pppoe.service.internet]
-route = "local"
-ppp_profile = "subs"
-[ppp_profile.subs]
-auth = ["chap-md5"]
-local_address = "100.64.0.1"
-ipv6 = false
-[ippool.default]
-ranges = ["100.64.0.10-100.64.0.200"]
-`, map[string]string{"secrets": "alice alice-secret\n"})
+	localAC(t, brasNS, "")
 	sub := startDaemon(t, subNS, "sub", subscriberConfig("alice")+"[ppp_profile.default]\nlcp_echo_interval = \"0s\"\n", nil)
 	netns.WaitFor(t, 30*time.Second, func() bool { return strings.HasPrefix(addrOf(subNS, "ppp0"), "100.64.0.") }, "the subscriber's address")
 	subNS.Route("192.0.2.0/24", "dev", "ppp0")

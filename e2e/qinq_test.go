@@ -89,9 +89,16 @@ func TestPPPoEClientVLANs(t *testing.T) {
 	checkTaggedDecode(t, stopCapture, "10", "150", "200")
 }
 
-// vlanAC is an AC serving VLAN 200 and QinQ 10.100-199 on its eth0, terminating locally,
-// with the users alice, bob and carol.
+// vlanAC is an AC serving VLAN 200 and QinQ 10.100-199 on its eth0 (localAC).
 func vlanAC(t *testing.T, ns *netns.NS) *daemon {
+	t.Helper()
+	return localAC(t, ns, "vlans = [200]\nqinq = [\"10.100-199\"]\n")
+}
+
+// localAC is an AC on its eth0 (with the keys ifaceKeys of [pppoe.interface.eth0]) that
+// terminates PPP locally, with the users alice, bob and carol, addresses from
+// 100.64.0.10-200 and its own 100.64.0.1.
+func localAC(t *testing.T, ns *netns.NS, ifaceKeys string) *daemon {
 	t.Helper()
 	return startDaemon(t, ns, "bras", `
 [system]
@@ -99,9 +106,7 @@ l2tp_listen = []
 [pppoe]
 ac_name = "bras1"
 [pppoe.interface.eth0]
-vlans = [200]
-qinq = ["10.100-199"]
-[pppoe.service.internet]
+`+ifaceKeys+`[pppoe.service.internet]
 route = "local"
 ppp_profile = "subs"
 [ppp_profile.subs]
