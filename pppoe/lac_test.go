@@ -267,6 +267,13 @@ func clientDoc(clients ...[3]string) string {
 }
 
 func newLACBed(t *testing.T, acDoc string, clients ...[3]string) *lacBed {
+	return newLACBedWith(t, acDoc, nil, clients...)
+}
+
+// newLACBedWith is newLACBed with setup run (on the fake LAC, the network) before the
+// boxes start: the clients dial at once, and can have their calls placed before the test
+// goroutine runs again (synctest fakes time, not the order of the goroutines).
+func newLACBedWith(t *testing.T, acDoc string, setup func(*lacBed), clients ...[3]string) *lacBed {
 	n := kerneltest.NewNetwork()
 	n.SetPathMTU(1600) // room for the PPPoE MRU of 1492 in L2TP: the LNS accepts proxy LCP
 	b := &lacBed{n: n, acDP: n.Dataplane("ac", addr("192.0.2.1")), cliDP: n.Dataplane("client")}
@@ -290,6 +297,9 @@ func newLACBed(t *testing.T, acDoc string, clients ...[3]string) *lacBed {
 		}
 	}
 	t.Cleanup(b.lac.close)
+	if setup != nil {
+		setup(b)
+	}
 	b.ac = startBox(t, b.acDP, parseConfig(t, acDoc, acSecrets), b.lac, 1)
 	synctest.Wait() // the AC's interface is open before the clients' first PADIs
 	b.cli = startBox(t, b.cliDP, parseConfig(t, clientDoc(clients...), ""), nil, 2)
@@ -406,8 +416,7 @@ func TestLACBackup(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				b := newLACBed(t, lacACDoc, [3]string{"eth0", "alice1", "internet"})
-				tc.setup(b.lac)
+				b := newLACBedWith(t, lacACDoc, func(b *lacBed) { tc.setup(b.lac) }, [3]string{"eth0", "alice1", "internet"})
 				settle()
 				time.Sleep(3 * time.Second) // lac_timeout
 				synctest.Wait()
@@ -492,12 +501,13 @@ func TestLACRefused(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				b := newLACBed(t, lacACDoc, [3]string{"eth0", tc.profile, "internet"})
-				for _, f := range tc.fail {
-					b.lac.setFail(f, errors.New("LNS unreachable"))
-				}
 				var obs refusalObserver
-				b.n.SetLoss(obs.watch)
+				b := newLACBedWith(t, lacACDoc, func(b *lacBed) {
+					for _, f := range tc.fail {
+						b.lac.setFail(f, errors.New("LNS unreachable"))
+					}
+					b.n.SetLoss(obs.watch)
+				}, [3]string{"eth0", tc.profile, "internet"})
 				settle()
 				time.Sleep(lcpTerminateWait)
 				synctest.Wait()
