@@ -36,18 +36,7 @@ func TestKernelPPPoEExtraMAC(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			netns.CheckFDs(t)
-			checkGoroutines(t)
-			b := netns.New(t)
-			c, a := b.NS("client"), b.NS("ac")
-			b.Link(c, "veth0", a, "veth0")
-			dpC := openDP(t, c, Config{InterfaceGroup: testGroup})
-			dpA := openDP(t, a, Config{InterfaceGroup: testGroup})
-			cfg := kernel.PPPoEConfig{Interface: "veth0", VLANs: tt.vlans, QinQ: tt.qinq}
-			pc, err := dpC.OpenPPPoE(cfg)
-			ok(t, err, "OpenPPPoE client")
-			pa, err := dpA.OpenPPPoE(cfg)
-			ok(t, err, "OpenPPPoE ac")
+			c, a, dpC, dpA, pc, pa := pppoePortPair(t, "client", "ac", kernel.PPPoEConfig{Interface: "veth0", VLANs: tt.vlans, QinQ: tt.qinq})
 			// fi with the test's VLAN tags.
 			tagged := func(fi kernel.FrameInfo) kernel.FrameInfo {
 				fi.VLAN, fi.OuterVLAN = tt.tags.VLAN, tt.tags.OuterVLAN

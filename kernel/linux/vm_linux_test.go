@@ -49,6 +49,26 @@ func testLogger() *zap.Logger {
 }
 
 // openDP opens a kernel data plane in ns; the test's cleanup closes it.
+// pppoePortPair makes namespaces named an and zn joined by veth0, a data plane in each
+// (in the test interface group) and a PPPoE port opened with cfg on each side, after
+// arming the checks that the test leaves no descriptor or goroutine behind.
+func pppoePortPair(t *testing.T, an, zn string, cfg kernel.PPPoEConfig) (a, z *netns.NS, dpA, dpZ *Dataplane, pa, pz kernel.PPPoEPort) {
+	t.Helper()
+	netns.CheckFDs(t)
+	checkGoroutines(t)
+	b := netns.New(t)
+	a, z = b.NS(an), b.NS(zn)
+	b.Link(a, "veth0", z, "veth0")
+	dpA = openDP(t, a, Config{InterfaceGroup: testGroup})
+	dpZ = openDP(t, z, Config{InterfaceGroup: testGroup})
+	var err error
+	pa, err = dpA.OpenPPPoE(cfg)
+	ok(t, err, "OpenPPPoE "+an)
+	pz, err = dpZ.OpenPPPoE(cfg)
+	ok(t, err, "OpenPPPoE "+zn)
+	return a, z, dpA, dpZ, pa, pz
+}
+
 func openDP(t *testing.T, ns *netns.NS, cfg Config) *Dataplane {
 	t.Helper()
 	if cfg.Log == nil {
@@ -728,18 +748,7 @@ func TestKernelPPPoE(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			netns.CheckFDs(t)
-			checkGoroutines(t)
-			b := netns.New(t)
-			a, z := b.NS("a"), b.NS("z")
-			b.Link(a, "veth0", z, "veth0")
-			dpA := openDP(t, a, Config{InterfaceGroup: testGroup})
-			dpZ := openDP(t, z, Config{InterfaceGroup: testGroup})
-			cfg := kernel.PPPoEConfig{Interface: "veth0", VLANs: tt.vlans, QinQ: tt.qinq}
-			pa, err := dpA.OpenPPPoE(cfg)
-			ok(t, err, "OpenPPPoE a")
-			pz, err := dpZ.OpenPPPoE(cfg)
-			ok(t, err, "OpenPPPoE z")
+			a, z, dpA, dpZ, pa, pz := pppoePortPair(t, "a", "z", kernel.PPPoEConfig{Interface: "veth0", VLANs: tt.vlans, QinQ: tt.qinq})
 			macA, macZ := pa.HardwareAddr(), pz.HardwareAddr()
 			with := func(dst net.HardwareAddr) kernel.FrameInfo {
 				return kernel.FrameInfo{Dst: dst, VLAN: tt.tags.VLAN, OuterVLAN: tt.tags.OuterVLAN}
